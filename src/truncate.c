@@ -1,0 +1,127 @@
+/*
+ * truncate.c - cio_truncate(): size changes that drain in-flight direct
+ * writes (G8) and wait for pins (G7).
+ *
+ * Down:
+ *  Step 1. Register [new size, end of file): waits for the direct writes,
+ *          truncates and invalidates in flight past the cut.
+ *  Step 2. Latch every cached page from the cut on, in index order (waits
+ *          for pins; with CIO_TRUNC_NOWAIT a busy page gives -EAGAIN and
+ *          nothing has changed).
+ *  Step 3. ftruncate the backing file, then publish the size.
+ *  Step 4. Drop the pages past the cut (the documented discard of dirty
+ *          data) and zero the tail of the page the cut falls in.
+ *  Step 5. Again for pages a racing fill inserted after Step 2: such a fill
+ *          inserted its page before it read, so either Step 5 finds it or it
+ *          read after Step 3 and holds zeros.
+ * Up: ftruncate and publish; the new range reads as zeros (bytes of cached
+ * pages past the size are always zero, see fill.c).
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Step 4 on one latched page. */
+static void cut_page(struct cio_inode *ino, struct cio_page *pg, uint64_t size)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint64_t pstart = pg->pg_index << c->c_page_shift;
+	if (atomic_load(&pg->pg_flags) & PG_REMOVED)
+		return;
+	if (pstart >= size) {
+		struct cio_shard *sh = cio_shard_of(ino, pg->pg_index);
+		pthread_mutex_lock(&sh->sh_lock);
+		__cio_page_remove(ino, sh, pg);
+		pthread_mutex_unlock(&sh->sh_lock);
+	} else if (size - pstart < c->c_page_size) {
+		memset(cio_page_data(c, pg) + (size - pstart), 0, c->c_page_size - (size - pstart));
+	}
+}
+
+static void release_pages(struct cio_inode *ino, struct cio_page **v, size_t n, size_t latched)
+{
+	for (size_t i = 0; i < latched; i++)
+		cio_unlatch(ino, v[i], LATCH_EXCLUSIVE);
+	cio_page_put_all(ino, v, n);
+	free(v);
+}
+
+static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint64_t first = size >> c->c_page_shift;
+	struct cio_page **v;
+	size_t n, i;
+	int r = cio_page_collect(ino, first, UINT64_MAX, false, &v, &n);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {                                   /* Step 2 */
+		r = cio_latch(ino, v[i], LATCH_EXCLUSIVE, nowait);
+		if (r < 0) {
+			release_pages(ino, v, n, i);
+			return r;
+		}
+	}
+	if (!ino->i_blockdev && ftruncate(ino->i_fd, (off_t)size) < 0) { /* Step 3 */
+		r = -errno;
+		release_pages(ino, v, n, n);
+		return r;
+	}
+	pthread_mutex_lock(&ino->i_lock);
+	atomic_store_explicit(&ino->i_size, (int64_t)size, memory_order_release);
+	pthread_mutex_unlock(&ino->i_lock);
+	for (i = 0; i < n; i++)                                     /* Step 4 */
+		cut_page(ino, v[i], size);
+	release_pages(ino, v, n, n);
+
+	if (cio_page_collect(ino, first, UINT64_MAX, false, &v, &n) == 0) { /* Step 5 */
+		for (i = 0; i < n; i++) {
+			cio_latch(ino, v[i], LATCH_EXCLUSIVE, false);
+			cut_page(ino, v[i], size);
+			cio_unlatch(ino, v[i], LATCH_EXCLUSIVE);
+		}
+		cio_page_put_all(ino, v, n);
+		free(v);
+	}
+	return 0;
+}
+
+int cio_truncate(cio_file *f, int64_t size, unsigned flags)
+{
+	int r = cio_file_check(f);
+	if (r < 0)
+		return r;
+	if (flags & ~CIO_TRUNC_NOWAIT)
+		return -EINVAL;
+	if (size < 0)
+		return -EINVAL;
+	if (size > CIO_MAX_FILE_SIZE)
+		return -EFBIG;
+	if ((f->h_flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	struct cio_inode *ino = f->h_inode;
+	if (ino->i_blockdev)
+		return -EINVAL;
+	struct cio_range range;
+	bool nowait = (flags & CIO_TRUNC_NOWAIT) != 0;
+	r = cio_range_lock(ino, &range, (uint64_t)size, UINT64_MAX, nowait); /* Step 1 */
+	if (r < 0)
+		return r;
+	int64_t old = atomic_load(&ino->i_size);
+	if (size < old) {
+		r = truncate_down(ino, (uint64_t)size, nowait);
+	} else if (size > old || size != old) {
+		if (ftruncate(ino->i_fd, (off_t)size) < 0) {
+			r = -errno;
+		} else {
+			pthread_mutex_lock(&ino->i_lock);
+			atomic_store_explicit(&ino->i_size, size, memory_order_release);
+			pthread_mutex_unlock(&ino->i_lock);
+		}
+	}
+	cio_range_unlock(ino, &range);
+	return r;
+}

@@ -1,0 +1,319 @@
+/*
+ * writeback.c - writing dirty pages back, fsync, and write-back errors.
+ *
+ * A write-back holds the page's latch shared (the data is stable: writers
+ * need it exclusive) and PG_WRITEBACK (one write-back per page at a time).
+ * DIRTY is cleared before the write is issued; if the write fails it is set
+ * again with PG_ERROR: pages whose write-back failed stay dirty and are
+ * retried by the next fsync or eviction, never dropped (G6). Contiguous
+ * dirty pages go out as one vectored write (a batch).
+ *
+ * Before issuing, the write-back checks under i_lock that no direct write,
+ * truncate or invalidate has registered a range over the page (range.c):
+ * a direct write's Step 2 waits for a write-back that passed this check,
+ * and any later one sees the range and backs off, so a stale page is never
+ * written over a direct write's data (G3).
+ *
+ * Errors are kept per file as an errseq (Linux's errseq_t): each handle
+ * sees each error once, at its next fsync.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- errseq ------------------------------------------------------------ */
+
+void cio_errseq_set(struct cio_inode *ino, int err)
+{
+	uint32_t old = atomic_load(&ino->i_wb_err), nw;
+	if (err >= 0)
+		return;
+	do {
+		nw = (old & ~(ERRSEQ_MASK | ERRSEQ_SEEN)) | ((uint32_t)-err & ERRSEQ_MASK);
+		if (old & ERRSEQ_SEEN)
+			nw += 1u << ERRSEQ_SHIFT;
+	} while (!atomic_compare_exchange_weak(&ino->i_wb_err, &old, nw));
+}
+
+/* The cursor a new handle starts from: an error nobody has seen yet will
+ * be reported to it; one already seen will not. */
+uint32_t cio_errseq_sample(struct cio_inode *ino)
+{
+	uint32_t old = atomic_load(&ino->i_wb_err);
+	return (old & ERRSEQ_SEEN) ? old : 0;
+}
+
+int cio_errseq_check_and_advance(cio_file *f)
+{
+	struct cio_inode *ino = f->h_inode;
+	int err = 0;
+	pthread_mutex_lock(&f->h_err_lock);
+	uint32_t old = atomic_load(&ino->i_wb_err);
+	if (old != f->h_wb_since) {
+		/* mark it seen, so that later errors bump the counter */
+		while (!(old & ERRSEQ_SEEN) &&
+		       !atomic_compare_exchange_weak(&ino->i_wb_err, &old, old | ERRSEQ_SEEN))
+			;
+		f->h_wb_since = old | ERRSEQ_SEEN;
+		err = -(int)(old & ERRSEQ_MASK);
+	}
+	pthread_mutex_unlock(&f->h_err_lock);
+	return err;
+}
+
+/* ---- one page or a run of pages ------------------------------------------ */
+
+/* Bytes of page @pg that must reach the device: the whole page, or up to
+ * the size rounded up to the logical block size for the last page. */
+static size_t page_write_len(struct cio_inode *ino, struct cio_page *pg)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint64_t pstart = pg->pg_index << c->c_page_shift;
+	int64_t size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
+	if ((int64_t)pstart >= size)
+		return 0;
+	uint64_t rest = (uint64_t)size - pstart;
+	if (rest >= c->c_page_size)
+		return c->c_page_size;
+	return (size_t)((rest + ino->i_lbs - 1) / ino->i_lbs * ino->i_lbs);
+}
+
+static void account_error(struct cio_inode *ino, int err, uint64_t pages)
+{
+	struct cio_cache *c = ino->i_cache;
+	atomic_fetch_add(&ino->i_wb_errors, pages);
+	atomic_fetch_add_explicit(&c->st_wb_errors, pages, memory_order_relaxed);
+	cio_errseq_set(ino, err);
+}
+
+/*
+ * cio_write_page_locked() - write @pg back now. Context: the caller holds
+ * the page's latch exclusively and owns a range covering it (or knows none
+ * can cover it). Return: 0 or the write error (the page stays dirty).
+ */
+int cio_write_page_locked(struct cio_inode *ino, struct cio_page *pg)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint32_t old = atomic_fetch_and(&pg->pg_flags, ~PG_DIRTY);
+	if (!(old & PG_DIRTY))
+		return 0;
+	cio_page_clear_dirty_count(ino);
+	size_t len = page_write_len(ino, pg);
+	ssize_t w = len;
+	if (len) {
+		struct iovec iov = { cio_page_data(c, pg), len };
+		w = cio_dev_write_full(ino, &iov, 1, pg->pg_index << c->c_page_shift, len);
+	}
+	if (w != (ssize_t)len) {
+		int err = w < 0 ? (int)w : -EIO;
+		cio_page_set_dirty(ino, pg);
+		atomic_fetch_or(&pg->pg_flags, PG_ERROR);
+		account_error(ino, err, 1);
+		return err;
+	}
+	atomic_fetch_and(&pg->pg_flags, ~PG_ERROR);
+	atomic_fetch_add_explicit(&c->st_wb_pages, 1, memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * Make @pg ready for write-back: shared latch, PG_WRITEBACK, DIRTY cleared,
+ * no range over it. Return: 1 ready, 0 nothing to do (clean, or busy and
+ * !wait). With @wait it waits for a write-back in flight, for a write pin,
+ * and for registered ranges (other than @own) to go.
+ */
+static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
+                      const struct cio_range *own)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint64_t pstart = pg->pg_index << c->c_page_shift;
+	for (;;) {
+		if (wait)
+			cio_page_wait_writeback(ino, pg);
+		if (!(atomic_load(&pg->pg_flags) & PG_DIRTY))
+			return 0;
+		if (cio_latch(ino, pg, LATCH_SHARED, !wait) < 0)
+			return 0;
+		uint32_t fl = atomic_load(&pg->pg_flags);
+		if ((fl & PG_REMOVED) || !(fl & PG_DIRTY)) {
+			cio_unlatch(ino, pg, LATCH_SHARED);
+			return 0;
+		}
+		fl = atomic_fetch_or(&pg->pg_flags, PG_WRITEBACK);
+		if (fl & PG_WRITEBACK) { /* another write-back got there first */
+			cio_unlatch(ino, pg, LATCH_SHARED);
+			if (!wait)
+				return 0;
+			continue;
+		}
+		pthread_mutex_lock(&ino->i_lock);
+		bool busy = __cio_range_busy(ino, pstart, pstart + c->c_page_size, own);
+		pthread_mutex_unlock(&ino->i_lock);
+		if (busy) {
+			atomic_fetch_and(&pg->pg_flags, ~PG_WRITEBACK);
+			cio_unlatch(ino, pg, LATCH_SHARED);
+			if (!wait)
+				return 0;
+			cio_range_wait_clear(ino, pstart, pstart + c->c_page_size);
+			continue;
+		}
+		atomic_fetch_and(&pg->pg_flags, ~PG_DIRTY);
+		cio_page_clear_dirty_count(ino);
+		return 1;
+	}
+}
+
+static void wb_finish(struct cio_inode *ino, struct cio_page *pg, int err)
+{
+	if (err) {
+		cio_page_set_dirty(ino, pg);
+		atomic_fetch_or(&pg->pg_flags, PG_ERROR);
+	} else {
+		atomic_fetch_and(&pg->pg_flags, ~PG_ERROR);
+	}
+	atomic_fetch_and(&pg->pg_flags, ~PG_WRITEBACK);
+	cio_unlatch(ino, pg, LATCH_SHARED); /* wakes write-back waiters too */
+}
+
+#define RUN_MAX 64
+
+/* Write a run of prepared, index-contiguous pages with one vectored write. */
+static int wb_run(struct cio_inode *ino, struct cio_page **run, int n, size_t *written)
+{
+	struct cio_cache *c = ino->i_cache;
+	struct iovec iov[RUN_MAX];
+	size_t total = 0;
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len = page_write_len(ino, run[i]);
+		if (!len)
+			break;
+		iov[k].iov_base = cio_page_data(c, run[i]);
+		iov[k].iov_len = len;
+		total += len;
+		k++;
+		if (len < c->c_page_size)
+			break;
+	}
+	ssize_t w = total ? cio_dev_write_full(ino, iov, k, run[0]->pg_index << c->c_page_shift, total)
+	                  : 0;
+	int err = 0;
+	size_t ok_pages = 0;
+	if (w == (ssize_t)total) {
+		ok_pages = (size_t)n; /* pages past end of file had nothing to write */
+	} else {
+		err = w < 0 ? (int)w : -EIO;
+		ok_pages = w > 0 ? (size_t)w >> c->c_page_shift : 0;
+		account_error(ino, err, (uint64_t)(n - (int)ok_pages));
+	}
+	for (int i = 0; i < n; i++)
+		wb_finish(ino, run[i], (size_t)i < ok_pages ? 0 : err);
+	atomic_fetch_add_explicit(&c->st_wb_pages, ok_pages, memory_order_relaxed);
+	if (written)
+		*written += ok_pages;
+	return err;
+}
+
+/*
+ * cio_writeback_pages() - write back the dirty pages among @v (referenced
+ * by the caller, sorted by index), batching contiguous ones.
+ * @wait: wait for latches, write-backs in flight and ranges; without it,
+ *        busy pages are skipped (eviction).
+ * @own:  a range the caller registered itself (its pages may be written).
+ * Return: 0, or the first write error (every page is still attempted);
+ * *written (if not NULL) counts the pages written.
+ */
+int cio_writeback_pages(struct cio_inode *ino, struct cio_page **v, size_t n,
+                        bool wait, const struct cio_range *own, size_t *written)
+{
+	struct cio_page *run[RUN_MAX];
+	int nrun = 0, first_err = 0;
+	if (written)
+		*written = 0;
+	for (size_t i = 0; i <= n; i++) {
+		bool flush = (i == n) || nrun == RUN_MAX ||
+		             (nrun && v[i]->pg_index != run[nrun - 1]->pg_index + 1);
+		if (flush && nrun) {
+			int r = wb_run(ino, run, nrun, written);
+			if (r && !first_err)
+				first_err = r;
+			nrun = 0;
+		}
+		if (i == n)
+			break;
+		if (wb_prepare(ino, v[i], wait, own))
+			run[nrun++] = v[i];
+		else if (nrun) {
+			int r = wb_run(ino, run, nrun, written);
+			if (r && !first_err)
+				first_err = r;
+			nrun = 0;
+		}
+	}
+	return first_err;
+}
+
+/* Write back every dirty page of @ino with index in [first, last]. */
+int cio_writeback_inode(struct cio_inode *ino, uint64_t first, uint64_t last)
+{
+	struct cio_page **v;
+	size_t n;
+	int r = cio_page_collect(ino, first, last, true, &v, &n);
+	if (r < 0)
+		return r;
+	r = cio_writeback_pages(ino, v, n, true, NULL, NULL);
+	cio_page_put_all(ino, v, n);
+	free(v);
+	return r;
+}
+
+/*
+ * cio_backing_fixup() - make the backing file's size equal coherio's view.
+ * Write-backs move whole logical blocks, so the file can be a little longer
+ * than the size (with zeros); skipped while a range is registered (a direct
+ * write in flight may have put data past the size already).
+ */
+int cio_backing_fixup(struct cio_inode *ino)
+{
+	struct stat st;
+	int r = 0;
+	if (ino->i_blockdev || !ino->i_writable)
+		return 0;
+	pthread_mutex_lock(&ino->i_lock);
+	if (!ino->i_ranges && fstat(ino->i_fd, &st) == 0) {
+		int64_t size = atomic_load(&ino->i_size);
+		if (st.st_size != size && ftruncate(ino->i_fd, size) < 0)
+			r = -errno;
+	}
+	pthread_mutex_unlock(&ino->i_lock);
+	return r;
+}
+
+static int do_fsync(cio_file *f, bool datasync)
+{
+	int r = cio_file_check(f);
+	if (r < 0)
+		return r;
+	struct cio_inode *ino = f->h_inode;
+	cio_writeback_inode(ino, 0, UINT64_MAX); /* errors land in the errseq */
+	int fix = cio_backing_fixup(ino);
+	if (ino->i_writable) {
+		int s = cio_dev_sync(ino, datasync);
+		if (s < 0)
+			cio_errseq_set(ino, s);
+	}
+	r = cio_errseq_check_and_advance(f);
+	return r ? r : fix;
+}
+
+int cio_fsync(cio_file *f)
+{
+	return do_fsync(f, false);
+}
+
+int cio_fdatasync(cio_file *f)
+{
+	return do_fsync(f, true);
+}
