@@ -37,7 +37,8 @@ static void fail_new_pages(struct cio_inode *ino, struct cio_page **v, int n)
 /* Choose how many pages to bring in for a miss at @idx. */
 static uint32_t readahead_window(cio_file *f, uint64_t idx, unsigned gflags)
 {
-	uint32_t max = f->h_cache->c_ra_max;
+	/* at most an eighth of the cache in one window */
+	uint32_t max = CIO_MIN(f->h_cache->c_ra_max, CIO_MAX(1u, f->h_cache->c_nframes / 8));
 	if ((gflags & GET_NOFILL) || max <= 1)
 		return 1;
 	uint64_t expect = atomic_load_explicit(&f->h_ra_next, memory_order_relaxed);
@@ -75,7 +76,7 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 	}
 	for (uint32_t i = 0; i < want; i++) {
 		int aerr = 0;
-		struct cio_page *pg = cio_frame_alloc(c, &aerr);
+		struct cio_page *pg = cio_frame_alloc(c, i == 0, &aerr);
 		if (!pg) {
 			if (i == 0) {
 				*err = aerr;

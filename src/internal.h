@@ -262,7 +262,7 @@ void cio_page_put_all(struct cio_inode *ino, struct cio_page **v, size_t n);
 /* ---- replace.c: frames, S3-FIFO --------------------------------------- */
 int  cio_replace_init(struct cio_cache *c);
 void cio_replace_fini(struct cio_cache *c);
-struct cio_page *cio_frame_alloc(struct cio_cache *c, int *err);
+struct cio_page *cio_frame_alloc(struct cio_cache *c, bool may_block, int *err);
 void cio_frame_release(struct cio_cache *c, struct cio_page *pg);
 void __cio_queue_insert(struct cio_cache *c, struct cio_page *pg);
 void __cio_queue_remove(struct cio_cache *c, struct cio_page *pg);

@@ -160,6 +160,14 @@ static bool try_ref(struct cio_page *pg)
 	return ok;
 }
 
+static bool in_batch(struct cio_page **wb, size_t n, struct cio_page *pg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (wb[i] == pg)
+			return true;
+	return false;
+}
+
 static int cmp_inode_index(const void *a, const void *b)
 {
 	const struct cio_page *x = *(struct cio_page *const *)a;
@@ -174,8 +182,9 @@ static int cmp_inode_index(const void *a, const void *b)
  * Step 1. Choose the queue: the small one while it is over its target.
  * Step 2. Small tail: accessed twice or more -> main; else evict (ghost it).
  * Step 3. Main tail: frequency > 0 -> decrement and reinsert; else evict.
- * Pages in use (referenced, latched, under write-back) are reinserted;
- * dirty ones are collected into @wb (with a reference) for Step 4.
+ * Pages in use (referenced, latched, under write-back) go to the head of
+ * main; dirty ones too, after being collected into @wb (with a reference)
+ * for Step 4.
  */
 static struct cio_page *evict_scan(struct cio_cache *c, struct cio_page **wb,
                                    size_t *nwb, size_t wbmax)
@@ -206,13 +215,16 @@ static struct cio_page *evict_scan(struct cio_cache *c, struct cio_page **wb,
 			queue_push_head(c, Q_MAIN, pg);
 			continue;
 		}
-		queue_push_head(c, q, pg); /* back in place unless evicted below */
+		/* A page leaving the small queue that cannot be evicted now
+		 * (in use, or dirty) moves on to main, so the small queue
+		 * always drains and main gets scanned; main reinserts. */
+		queue_push_head(c, Q_MAIN, pg);
 		if (busy)
 			continue;
 		if (fl & PG_DIRTY) {
-			if (*nwb < wbmax && try_ref(pg))
+			if (*nwb < wbmax && !in_batch(wb, *nwb, pg) && try_ref(pg))
 				wb[(*nwb)++] = pg;
-			if (*nwb >= wbmax)
+			if (wbmax && *nwb >= wbmax)
 				return NULL;
 			continue;
 		}
@@ -228,15 +240,17 @@ static struct cio_page *evict_scan(struct cio_cache *c, struct cio_page **wb,
  * victims it collected (outside the lock), then retry. Pages whose
  * write-back fails stay dirty: when nothing else can be freed, the
  * allocation fails with that error rather than dropping them (G6).
+ * With @may_block false (readahead) it makes one pass that neither writes
+ * nor sleeps, and gives up: readahead must never starve a real miss.
  * Return: a private frame (refs 0, latch 0) or NULL with *err set.
  * Context: may block on I/O; the caller holds no lock and no latch on a
  * dirty page it would need written.
  */
-struct cio_page *cio_frame_alloc(struct cio_cache *c, int *err)
+struct cio_page *cio_frame_alloc(struct cio_cache *c, bool may_block, int *err)
 {
 	struct cio_page *wb[64];
 	int wb_err = 0, idle = 0;
-	size_t wbmax = CIO_MIN((size_t)c->c_wb_batch, sizeof(wb) / sizeof(wb[0]));
+	size_t wbmax = may_block ? CIO_MIN((size_t)c->c_wb_batch, sizeof(wb) / sizeof(wb[0])) : 0;
 
 	for (;;) {
 		size_t nwb = 0;
@@ -257,6 +271,10 @@ struct cio_page *cio_frame_alloc(struct cio_cache *c, int *err)
 				cio_page_put(wb[i]->pg_inode, wb[i]);
 			frame_reset(pg);
 			return pg;
+		}
+		if (!may_block) {
+			*err = -ENOMEM;
+			return NULL;
 		}
 		if (nwb) {
 			int wrote = 0;

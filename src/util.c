@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <string.h>
 
 const char *cio_version(void)
@@ -28,6 +29,8 @@ unsigned cio_build_flags(void)
 
 const char *cio_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err < 0)
 		err = -err;
 	switch (err) {
