@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,7 +68,10 @@ CIO_API const char *cio_strerror(int err);
 /* ------------------------------------------------------------------------ */
 
 /* I/O engines behind the cache. */
-#define CIO_ENGINE_SYNC 0 /* pread/pwrite on the file's descriptor          */
+#define CIO_ENGINE_AUTO    0 /* io_uring, else the thread pool (default)    */
+#define CIO_ENGINE_SYNC    1 /* preadv/pwritev on the caller's thread       */
+#define CIO_ENGINE_THREADS 2 /* a pool of worker threads doing preadv/pwritev */
+#define CIO_ENGINE_URING   3 /* io_uring through liburing                   */
 
 struct cio_cache_opts {
 	uint64_t memory_bytes;   /* hard memory budget: frames, page descriptors,
@@ -77,8 +81,15 @@ struct cio_cache_opts {
 	                          * 1 = readahead off.                         */
 	uint32_t writeback_batch;/* dirty pages written per eviction batch;
 	                          * 0 = 32.                                    */
-	int      engine;         /* CIO_ENGINE_*; environment COHERIO_ENGINE
-	                          * ("sync") overrides when this is 0.        */
+	int      engine;         /* CIO_ENGINE_*. With CIO_ENGINE_AUTO the
+	                          * environment variable COHERIO_ENGINE
+	                          * ("uring", "threads", "sync") chooses; else
+	                          * io_uring, falling back to the thread pool
+	                          * when the kernel refuses a ring (EPERM,
+	                          * ENOSYS, ...). cio_cache_stats().engine
+	                          * names the engine chosen.                   */
+	uint32_t queue_depth;    /* engine queue depth; 0 = 128                */
+	uint32_t engine_threads; /* thread-pool workers; 0 = 4                 */
 	int      fault_inject;   /* non-zero: wrap the engine in the fault-
 	                          * injecting engine (see cio_fault_add()).    */
 };
@@ -336,6 +347,90 @@ CIO_API int cio_pin_range(cio_file *f, int64_t off, size_t len, unsigned flags,
 CIO_API int cio_unpin(cio_pin *pin);
 
 /* ------------------------------------------------------------------------ */
+/* Async: batched submission, completion events                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cio_ctx cio_ctx; /* an async context: queue of operations */
+
+/* Operation codes for struct cio_op. */
+#define CIO_OP_READ       0 /* buf/len or iov/iovcnt at off; flags CIO_RW_*  */
+#define CIO_OP_WRITE      1 /* as READ                                       */
+#define CIO_OP_FSYNC      2 /* cio_fsync(file)                                */
+#define CIO_OP_FDATASYNC  3 /* cio_fdatasync(file)                            */
+#define CIO_OP_TRUNCATE   4 /* cio_truncate(file, off, flags)                 */
+#define CIO_OP_INVALIDATE 5 /* cio_invalidate(file, off, len, flags, NULL)    */
+
+struct cio_op {
+	uint32_t opcode;            /* CIO_OP_*                                */
+	uint32_t flags;             /* per opcode: CIO_RW_*, CIO_TRUNC_*, ...  */
+	cio_file *file;
+	void *buf;                  /* READ/WRITE: one buffer, or NULL and ... */
+	const struct iovec *iov;    /* ... a vector (must stay valid until the
+	                             * event); READ/WRITE only                */
+	int iovcnt;
+	size_t len;                 /* bytes for buf; INVALIDATE: length        */
+	int64_t off;                /* offset; TRUNCATE: the new size           */
+	uint64_t user_data;         /* returned in the event; the cancel key    */
+};
+
+struct cio_event {
+	uint64_t user_data;         /* as submitted                            */
+	int64_t  res;               /* bytes transferred (READ/WRITE), 0, or
+	                             * -errno when nothing was done            */
+	int32_t  res2;              /* -errno that cut a partial transfer
+	                             * short (res > 0), else 0 (G4)            */
+	uint32_t opcode;
+};
+
+/**
+ * cio_ctx_create() - an async context holding up to @queue_depth operations
+ * in flight (accepted and not yet reaped), 1..65536.
+ * Return: 0, -EINVAL, -ENOMEM, -EAGAIN (no thread could be started).
+ */
+CIO_API int cio_ctx_create(cio_cache *c, unsigned queue_depth, cio_ctx **out);
+
+/**
+ * cio_ctx_destroy() - free a context. Operations not started are cancelled,
+ * those running are waited for; their events are discarded. No buffer is
+ * touched after this returns. Return: 0, -EINVAL.
+ */
+CIO_API int cio_ctx_destroy(cio_ctx *ctx);
+
+/**
+ * cio_ctx_submit() - accept up to @nr operations. Each accepted operation
+ * yields exactly one event, posted only after all of its work is done: every
+ * device transfer, the cache made coherent after a direct write (G1), the
+ * size moved for an extending write (G5), the DSYNC flush. The caller's
+ * buffers belong to coherio until the event is reaped (they are never
+ * touched after the event is posted).
+ * Arguments are checked at submission (as for the synchronous calls); the
+ * first bad operation stops the batch.
+ * Return: the number accepted (>= 1); or, when the first operation is not
+ * accepted: -EAGAIN (the context is full), -EINVAL / -EBADF / -EFAULT /
+ * -EFBIG (its arguments). Thread rules: any number of threads may submit
+ * to and reap from one context.
+ */
+CIO_API int cio_ctx_submit(cio_ctx *ctx, const struct cio_op *ops, int nr);
+
+/**
+ * cio_ctx_getevents() - reap between @min_nr and @max_nr events into @ev,
+ * waiting up to @timeout (NULL: forever; {0,0}: do not wait) for @min_nr.
+ * Return: the number reaped (may be fewer than @min_nr on timeout), or
+ * -EINVAL (min_nr > max_nr, max_nr < 1, NULL ev).
+ */
+CIO_API int cio_ctx_getevents(cio_ctx *ctx, int min_nr, int max_nr,
+                              struct cio_event *ev, const struct timespec *timeout);
+
+/**
+ * cio_ctx_cancel() - cancel the operation submitted with @user_data (the
+ * oldest one if several share it). An operation not started yet is
+ * cancelled: it has had no effect and its event carries -ECANCELED.
+ * Return: 0 (cancelled), -EALREADY (already started: it will complete with
+ * its real result), -ENOENT (no such operation in flight).
+ */
+CIO_API int cio_ctx_cancel(cio_ctx *ctx, uint64_t user_data);
+
+/* ------------------------------------------------------------------------ */
 /* Fault injection (caches created with opts.fault_inject)                    */
 /* ------------------------------------------------------------------------ */
 
@@ -351,7 +446,10 @@ struct cio_fault_rule {
 	                       * 0 = no error (a short or delayed transfer)    */
 	uint32_t  short_bytes;/* >0: transfer only this many bytes (rounded
 	                       * down to the logical block size), then stop  */
-	uint32_t  delay_us;   /* delay each matching I/O by this much          */
+	uint32_t  delay_us;   /* delay each matching I/O's completion by this
+	                       * much (the submitter does not wait)          */
+	uint32_t  jitter_us;  /* plus a random 0..jitter_us: completions of
+	                       * I/Os submitted together come back reordered */
 	uint32_t  skip;       /* let this many matching I/Os through first     */
 	int32_t   count;      /* fire this many times; -1 = until cleared      */
 	uint32_t  per_million;/* 0 = always; else fire with this probability   */

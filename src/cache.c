@@ -20,21 +20,10 @@
 
 _Static_assert(sizeof(struct cio_page) <= 64, "page descriptor must stay small");
 
-static int engine_from_env(int requested, int *engine)
-{
-	const char *env = getenv("COHERIO_ENGINE");
-	*engine = requested;
-	if (requested != CIO_ENGINE_SYNC)
-		return -EINVAL;
-	if (env && *env && strcmp(env, "sync") != 0)
-		return 0; /* engines of later releases: fall back to sync */
-	return 0;
-}
-
 int cio_cache_create(cio_cache **out, const struct cio_cache_opts *opts)
 {
 	struct cio_cache_opts o;
-	int r, engine;
+	int r;
 
 	if (!out)
 		return -EFAULT;
@@ -54,9 +43,14 @@ int cio_cache_create(cio_cache **out, const struct cio_cache_opts *opts)
 		return -EINVAL;
 	if (o.readahead_max > CIO_MAX_RA || o.writeback_batch > 64)
 		return -EINVAL;
-	r = engine_from_env(o.engine, &engine);
-	if (r < 0)
-		return r;
+	if (o.engine < CIO_ENGINE_AUTO || o.engine > CIO_ENGINE_URING)
+		return -EINVAL;
+	if (!o.queue_depth)
+		o.queue_depth = 128;
+	if (!o.engine_threads)
+		o.engine_threads = 4;
+	if (o.queue_depth > 4096 || o.engine_threads > 256)
+		return -EINVAL;
 
 	uint64_t per_frame = (uint64_t)o.page_size + sizeof(struct cio_page) +
 	                     GHOST_PER_FRAME + INDEX_RESERVE_PER_FRAME;
@@ -92,7 +86,7 @@ int cio_cache_create(cio_cache **out, const struct cio_cache_opts *opts)
 	r = cio_replace_init(c);
 	if (r < 0)
 		goto fail;
-	r = cio_engine_sync_create(&c->c_engine);
+	r = cio_engine_select(&o, &c->c_engine);
 	if (r < 0)
 		goto fail_replace;
 	if (o.fault_inject) {
@@ -168,6 +162,6 @@ int cio_cache_stats(cio_cache *c, struct cio_cache_stats *st)
 	st->direct_writes = atomic_load(&c->st_dio_writes);
 	st->coherence_updates = atomic_load(&c->st_coherence);
 	st->ghost_hits = atomic_load(&c->st_ghost_hits);
-	st->engine = c->c_fault ? "fault(sync)" : c->c_engine->ops->name;
+	st->engine = c->c_fault ? c->c_engine->inner->ops->name : c->c_engine->ops->name;
 	return 0;
 }

@@ -62,24 +62,29 @@ ssize_t cio_dev_rw(struct cio_inode *ino, int op, const struct iovec *iov,
  * of file: a read that returns 0, or a count not a multiple of the logical
  * block size (O_DIRECT returns those only at EOF), ends the transfer and the
  * bytes done are returned. A write that makes no progress is -EIO.
- * Returns bytes done or -errno (when nothing was done).
+ * Returns bytes done or -errno (when nothing was done); *cut (if not NULL)
+ * receives the error that stopped a partial transfer, else 0.
  */
 static ssize_t dev_full(struct cio_inode *ino, int op, const struct iovec *iov,
-                        int iovcnt, uint64_t off, size_t total)
+                        int iovcnt, uint64_t off, size_t total, int *cut)
 {
 	struct iovec part[64];
 	size_t done = 0;
 
+	if (cut)
+		*cut = 0;
 	while (done < total) {
 		int n = cio_iov_slice(iov, iovcnt, done, total - done, part, 64);
 		ssize_t r = cio_dev_rw(ino, op, part, n, off + done);
-		if (r < 0)
+		if (r == 0 && op == CIO_OP_WRITE)
+			r = -EIO;
+		if (r < 0) {
+			if (done && cut)
+				*cut = (int)r;
 			return done ? (ssize_t)done : r;
-		if (r == 0) {
-			if (op == CIO_OP_WRITE)
-				return done ? (ssize_t)done : -EIO;
-			break;
 		}
+		if (r == 0)
+			break;
 		done += (size_t)r;
 		if (op == CIO_OP_READ && ((size_t)r % ino->i_lbs) != 0)
 			break;
@@ -88,15 +93,15 @@ static ssize_t dev_full(struct cio_inode *ino, int op, const struct iovec *iov,
 }
 
 ssize_t cio_dev_read_full(struct cio_inode *ino, const struct iovec *iov,
-                          int iovcnt, uint64_t off, size_t total)
+                          int iovcnt, uint64_t off, size_t total, int *cut)
 {
-	return dev_full(ino, CIO_OP_READ, iov, iovcnt, off, total);
+	return dev_full(ino, CIO_OP_READ, iov, iovcnt, off, total, cut);
 }
 
 ssize_t cio_dev_write_full(struct cio_inode *ino, const struct iovec *iov,
-                           int iovcnt, uint64_t off, size_t total)
+                           int iovcnt, uint64_t off, size_t total, int *cut)
 {
-	return dev_full(ino, CIO_OP_WRITE, iov, iovcnt, off, total);
+	return dev_full(ino, CIO_OP_WRITE, iov, iovcnt, off, total, cut);
 }
 
 int cio_dev_sync(struct cio_inode *ino, bool datasync)

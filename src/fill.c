@@ -12,10 +12,15 @@
  *      own device write completed, so it either finds the page (and waits
  *      for the fill, then overwrites it in place) or the read starts after
  *      the write finished and returns the new data;
- *  (2) the file size that decides "past end of file: zeros, no read" and
- *      the zeroing of a frame's tail is loaded AFTER the insertion; a direct
- *      write publishes its size before it scans the index, so either the
- *      fill sees the new size or the scan sees the page.
+ *  (2) a direct write updates cached pages (its scan) before it publishes
+ *      its size, so a fill inserted after the scan may still see the old
+ *      size while the device already holds the new data past it. So after
+ *      inserting, a fill checks for registered ranges (i_nranges, then
+ *      i_lock): over a range it reads the device and keeps whatever it
+ *      returns; otherwise the size loaded after the insertion decides
+ *      "past end of file: zeros, no read" and the zeroed tail. (The range
+ *      was registered before the write's scan; the scan missed the page, so
+ *      the insertion came after the scan under the same shard lock.)
  * Locks: sh_lock for the index, c_lru_lock (inside sh_lock) for the queue.
  */
 #include "internal.h"
@@ -113,9 +118,12 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 		return NULL;
 	}
 
-	/* Rule (2): the size is loaded after the insertion. */
-	int64_t size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
+	/* Rule (2): after the insertion, ranges first, then the size. */
 	uint64_t base = idx << c->c_page_shift;
+	int64_t size = INT64_MAX;
+	if (!atomic_load(&ino->i_nranges) ||
+	    !cio_range_overlaps(ino, base, base + (uint64_t)n * ps))
+		size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
 	if (!(gflags & GET_NOFILL)) {
 		size_t need = 0;
 		for (int i = 0; i < n; i++) {
@@ -126,7 +134,7 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 		}
 		size_t got = 0;
 		if (need) {
-			ssize_t r = cio_dev_read_full(ino, iov, n, base, need);
+			ssize_t r = cio_dev_read_full(ino, iov, n, base, need, NULL);
 			if (r < 0) {
 				fail_new_pages(ino, v, n);
 				*err = (int)r;

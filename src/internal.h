@@ -187,6 +187,7 @@ struct cio_inode {
 	pthread_mutex_t i_lock;
 	pthread_cond_t  i_cond;        /* range waiters                        */
 	struct cio_range *i_ranges;
+	_Atomic uint32_t i_nranges;    /* length of i_ranges (lock-free peek)  */
 	_Atomic int64_t i_size;        /* coherio's view; store under i_lock,
 	                                * load anywhere (acquire)              */
 	struct cio_inode *i_next;
@@ -194,8 +195,10 @@ struct cio_inode {
 
 	_Atomic uint32_t i_wb_err;     /* errseq of write-back errors          */
 	_Atomic uint64_t i_npages;     /* pages in the index                   */
-	_Atomic uint64_t i_ndirty;     /* of which dirty                       */
+	_Atomic uint64_t i_ndirty;     /* of which dirty or under write-back   */
 	_Atomic uint64_t i_wb_errors;  /* failed write-backs                   */
+	_Atomic uint32_t i_async_writes; /* accepted async writes not finished;
+	                                * 0-transitions broadcast i_cond       */
 
 	struct cio_shard i_shards[CIO_NSHARDS];
 };
@@ -280,6 +283,7 @@ void cio_range_unlock(struct cio_inode *ino, struct cio_range *r);
 bool __cio_range_busy(struct cio_inode *ino, uint64_t start, uint64_t end,
                       const struct cio_range *own);
 void cio_range_wait_clear(struct cio_inode *ino, uint64_t start, uint64_t end);
+bool cio_range_overlaps(struct cio_inode *ino, uint64_t start, uint64_t end);
 void cio_size_extend(struct cio_inode *ino, int64_t end);
 
 /* ---- fill.c: getting a page with its data -------------------------------- */
@@ -307,9 +311,9 @@ int  __cio_inode_release(struct cio_cache *c, struct cio_inode *ino, bool force)
 ssize_t cio_dev_rw(struct cio_inode *ino, int op, const struct iovec *iov,
                    int iovcnt, uint64_t off);
 ssize_t cio_dev_read_full(struct cio_inode *ino, const struct iovec *iov,
-                          int iovcnt, uint64_t off, size_t total);
+                          int iovcnt, uint64_t off, size_t total, int *cut);
 ssize_t cio_dev_write_full(struct cio_inode *ino, const struct iovec *iov,
-                           int iovcnt, uint64_t off, size_t total);
+                           int iovcnt, uint64_t off, size_t total, int *cut);
 int     cio_dev_sync(struct cio_inode *ino, bool datasync);
 
 /* ---- iov helpers (iov.c) ------------------------------------------------- */
@@ -319,7 +323,59 @@ void   cio_iov_copy_in(const struct iovec *iov, int n, size_t pos, void *dst, si
 int    cio_iov_slice(const struct iovec *iov, int n, size_t pos, size_t len,
                      struct iovec *out, int outmax);
 
+/* ---- async operations (aop.c, async.c) --------------------------------- */
+
+#include "engine.h"
+
+/* Stages of a direct read or write (aop.c). */
+enum { ST_PREPARE, ST_PINS, ST_ISSUE, ST_COMPLETE };
+/* What an aop is. */
+enum { AK_DIRECT_READ, AK_DIRECT_WRITE, AK_OTHER };
+/* Its place in a context (under cx_lock). */
+enum { AOP_FREE, AOP_PENDING, AOP_RUNNING };
+
+struct cio_ctx;
+struct cio_aop {
+	struct cio_op op;            /* as submitted (iov replaced below)      */
+	struct iovec one;            /* op.buf as an iovec                      */
+	const struct iovec *iov;     /* the caller's buffers                   */
+	int iovcnt;
+	size_t len;                  /* total bytes of iov                     */
+	cio_file *file;
+	struct cio_ctx *ctx;         /* NULL: a synchronous call's own aop     */
+	int kind;                    /* AK_*                                   */
+	int stage;                   /* ST_*; owned by whoever advances it     */
+	int state;                   /* AOP_*, under cx_lock                   */
+	bool have_range;             /* range registered (direct write)        */
+	bool coherent;               /* Step 5 done                            */
+	bool counted;                /* counted in i_async_writes              */
+	struct cio_range range;
+	size_t want;                 /* bytes to move                          */
+	size_t clip;                 /* direct read: bytes inside the size     */
+	size_t done;                 /* bytes moved                            */
+	int err;                     /* the error that stopped the transfer    */
+	int64_t res;                 /* result, set by aop_finish              */
+	int32_t res2;
+	struct cio_io io;            /* the engine request in flight           */
+	struct iovec part[64];
+	struct cio_aop *next;        /* free / pending / runner queue           */
+};
+
+void    cio_aop_init(struct cio_aop *a, cio_file *f, int kind, const struct iovec *iov,
+                     int iovcnt, size_t len, int64_t off, unsigned flags);
+void    cio_aop_advance(struct cio_aop *a, bool can_block);
+void    cio_aop_finish(struct cio_aop *a, int64_t res, int32_t res2);
+/* async.c: hand an aop to the context's runner threads */
+void    cio_ctx_defer(struct cio_aop *a);
+void    cio_ctx_post(struct cio_aop *a);
+/* truncate drains async writes accepted before it */
+void    cio_async_writes_wait(struct cio_inode *ino);
+void    cio_async_writes_put(struct cio_inode *ino);
+
 /* ---- entry points shared between files -------------------------------- */
+int     cio_rw_check(cio_file *f, const struct iovec *iov, int n, int64_t off,
+                     unsigned flags, bool write, size_t *len);
+int     cio_truncate_check(cio_file *f, int64_t size, unsigned flags);
 ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off);
 ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off, unsigned flags);
 ssize_t cio_direct_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off);

@@ -47,6 +47,7 @@ int cio_range_lock(struct cio_inode *ino, struct cio_range *r, uint64_t start,
 	}
 	r->next = ino->i_ranges;
 	ino->i_ranges = r;
+	atomic_fetch_add(&ino->i_nranges, 1);
 	pthread_mutex_unlock(&ino->i_lock);
 	return 0;
 }
@@ -57,11 +58,21 @@ void cio_range_unlock(struct cio_inode *ino, struct cio_range *r)
 	for (struct cio_range **p = &ino->i_ranges; *p; p = &(*p)->next) {
 		if (*p == r) {
 			*p = r->next;
+			atomic_fetch_sub(&ino->i_nranges, 1);
 			break;
 		}
 	}
 	pthread_cond_broadcast(&ino->i_cond);
 	pthread_mutex_unlock(&ino->i_lock);
+}
+
+/* Does a registered range overlap [start, end)? */
+bool cio_range_overlaps(struct cio_inode *ino, uint64_t start, uint64_t end)
+{
+	pthread_mutex_lock(&ino->i_lock);
+	bool busy = __cio_range_busy(ino, start, end, NULL);
+	pthread_mutex_unlock(&ino->i_lock);
+	return busy;
 }
 
 /* Wait until no registered range overlaps [start, end). */

@@ -10,8 +10,9 @@
 
 #define RW_FLAGS (CIO_RW_DIRECT | CIO_RW_DSYNC | CIO_RW_NOWAIT)
 
-static int check_rw(cio_file *f, const struct iovec *iov, int n, int64_t off,
-                    unsigned flags, bool write, size_t *len)
+/* The checks of every read and write, synchronous or async (G11). */
+int cio_rw_check(cio_file *f, const struct iovec *iov, int n, int64_t off,
+                 unsigned flags, bool write, size_t *len)
 {
 	int r = cio_file_check(f);
 	if (r < 0)
@@ -28,6 +29,9 @@ static int check_rw(cio_file *f, const struct iovec *iov, int n, int64_t off,
 		return r;
 	if (*len > (uint64_t)CIO_MAX_FILE_SIZE || (uint64_t)off > (uint64_t)CIO_MAX_FILE_SIZE - *len)
 		return -EFBIG;
+	if (write ? (flags & CIO_RW_NOWAIT) && !(flags & CIO_RW_DIRECT)
+	          : (flags & (CIO_RW_DSYNC | CIO_RW_NOWAIT)))
+		return -EINVAL;
 	if (flags & CIO_RW_DIRECT) {
 		struct cio_inode *ino = f->h_inode;
 		if ((uint64_t)off % ino->i_lbs)
@@ -43,11 +47,9 @@ static int check_rw(cio_file *f, const struct iovec *iov, int n, int64_t off,
 ssize_t cio_readv(cio_file *f, const struct iovec *iov, int iovcnt, int64_t off, unsigned flags)
 {
 	size_t len;
-	int r = check_rw(f, iov, iovcnt, off, flags, false, &len);
+	int r = cio_rw_check(f, iov, iovcnt, off, flags, false, &len);
 	if (r < 0)
 		return r;
-	if (flags & (CIO_RW_DSYNC | CIO_RW_NOWAIT))
-		return -EINVAL;
 	if (len == 0)
 		return 0;
 	if (flags & CIO_RW_DIRECT)
@@ -58,15 +60,13 @@ ssize_t cio_readv(cio_file *f, const struct iovec *iov, int iovcnt, int64_t off,
 ssize_t cio_writev(cio_file *f, const struct iovec *iov, int iovcnt, int64_t off, unsigned flags)
 {
 	size_t len;
-	int r = check_rw(f, iov, iovcnt, off, flags, true, &len);
+	int r = cio_rw_check(f, iov, iovcnt, off, flags, true, &len);
 	if (r < 0)
 		return r;
 	if (len == 0)
 		return 0;
 	if (flags & CIO_RW_DIRECT)
 		return cio_direct_write(f, iov, iovcnt, len, (uint64_t)off, flags);
-	if (flags & CIO_RW_NOWAIT)
-		return -EINVAL;
 	return cio_cached_write(f, iov, iovcnt, len, (uint64_t)off, flags);
 }
 

@@ -2,6 +2,8 @@
  * truncate.c - cio_truncate(): size changes that drain in-flight direct
  * writes (G8) and wait for pins (G7).
  *
+ * Both ways, first: wait for the async writes accepted before (they may
+ * extend the file; G8), without holding anything they could need.
  * Down:
  *  Step 1. Register [new size, end of file): waits for the direct writes,
  *          truncates and invalidates in flight past the cut.
@@ -89,7 +91,8 @@ static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
 	return 0;
 }
 
-int cio_truncate(cio_file *f, int64_t size, unsigned flags)
+/* The argument checks of cio_truncate(), shared with the async path. */
+int cio_truncate_check(cio_file *f, int64_t size, unsigned flags)
 {
 	int r = cio_file_check(f);
 	if (r < 0)
@@ -102,11 +105,20 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 		return -EFBIG;
 	if ((f->h_flags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
-	struct cio_inode *ino = f->h_inode;
-	if (ino->i_blockdev)
+	if (f->h_inode->i_blockdev)
 		return -EINVAL;
+	return 0;
+}
+
+int cio_truncate(cio_file *f, int64_t size, unsigned flags)
+{
+	int r = cio_truncate_check(f, size, flags);
+	if (r < 0)
+		return r;
+	struct cio_inode *ino = f->h_inode;
 	struct cio_range range;
 	bool nowait = (flags & CIO_TRUNC_NOWAIT) != 0;
+	cio_async_writes_wait(ino);                                  /* G8 */
 	r = cio_range_lock(ino, &range, (uint64_t)size, UINT64_MAX, nowait); /* Step 1 */
 	if (r < 0)
 		return r;

@@ -99,20 +99,19 @@ int cio_write_page_locked(struct cio_inode *ino, struct cio_page *pg)
 	uint32_t old = atomic_fetch_and(&pg->pg_flags, ~PG_DIRTY);
 	if (!(old & PG_DIRTY))
 		return 0;
-	cio_page_clear_dirty_count(ino);
 	size_t len = page_write_len(ino, pg);
 	ssize_t w = len;
 	if (len) {
 		struct iovec iov = { cio_page_data(c, pg), len };
-		w = cio_dev_write_full(ino, &iov, 1, pg->pg_index << c->c_page_shift, len);
+		w = cio_dev_write_full(ino, &iov, 1, pg->pg_index << c->c_page_shift, len, NULL);
 	}
 	if (w != (ssize_t)len) {
 		int err = w < 0 ? (int)w : -EIO;
-		cio_page_set_dirty(ino, pg);
-		atomic_fetch_or(&pg->pg_flags, PG_ERROR);
+		atomic_fetch_or(&pg->pg_flags, PG_DIRTY | PG_ERROR); /* still counted */
 		account_error(ino, err, 1);
 		return err;
 	}
+	cio_page_clear_dirty_count(ino); /* only now: i_ndirty covers the write */
 	atomic_fetch_and(&pg->pg_flags, ~PG_ERROR);
 	atomic_fetch_add_explicit(&c->st_wb_pages, 1, memory_order_relaxed);
 	return 0;
@@ -159,8 +158,10 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 			cio_range_wait_clear(ino, pstart, pstart + c->c_page_size);
 			continue;
 		}
+		/* DIRTY goes now (a failed write sets it again); the page
+		 * stays counted in i_ndirty until the write is done, so a
+		 * direct read that sees i_ndirty == 0 has nothing to wait for */
 		atomic_fetch_and(&pg->pg_flags, ~PG_DIRTY);
-		cio_page_clear_dirty_count(ino);
 		return 1;
 	}
 }
@@ -168,10 +169,10 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 static void wb_finish(struct cio_inode *ino, struct cio_page *pg, int err)
 {
 	if (err) {
-		cio_page_set_dirty(ino, pg);
-		atomic_fetch_or(&pg->pg_flags, PG_ERROR);
+		atomic_fetch_or(&pg->pg_flags, PG_DIRTY | PG_ERROR); /* still counted */
 	} else {
 		atomic_fetch_and(&pg->pg_flags, ~PG_ERROR);
+		cio_page_clear_dirty_count(ino);
 	}
 	atomic_fetch_and(&pg->pg_flags, ~PG_WRITEBACK);
 	cio_unlatch(ino, pg, LATCH_SHARED); /* wakes write-back waiters too */
@@ -197,7 +198,7 @@ static int wb_run(struct cio_inode *ino, struct cio_page **run, int n, size_t *w
 		if (len < c->c_page_size)
 			break;
 	}
-	ssize_t w = total ? cio_dev_write_full(ino, iov, k, run[0]->pg_index << c->c_page_shift, total)
+	ssize_t w = total ? cio_dev_write_full(ino, iov, k, run[0]->pg_index << c->c_page_shift, total, NULL)
 	                  : 0;
 	int err = 0;
 	size_t ok_pages = 0;
