@@ -131,12 +131,14 @@ static void run_other(struct cio_aop *a)
 {
 	const struct cio_op *op = &a->op;
 	int64_t r;
+	int cut = 0;
 	switch (op->opcode) {
 	case CIO_OP_READ:
-		r = cio_cached_read(a->file, a->iov, a->iovcnt, a->len, (uint64_t)op->off);
+		r = cio_cached_read(a->file, a->iov, a->iovcnt, a->len, (uint64_t)op->off, &cut);
 		break;
 	case CIO_OP_WRITE:
-		r = cio_cached_write(a->file, a->iov, a->iovcnt, a->len, (uint64_t)op->off, op->flags);
+		r = cio_cached_write(a->file, a->iov, a->iovcnt, a->len, (uint64_t)op->off, op->flags,
+		                     &cut);
 		break;
 	case CIO_OP_FSYNC:
 		r = cio_fsync(a->file);
@@ -153,7 +155,7 @@ static void run_other(struct cio_aop *a)
 	default:
 		r = -EINVAL;
 	}
-	cio_aop_finish(a, r, 0);
+	cio_aop_finish(a, r, r > 0 ? cut : 0);
 }
 
 static void start(struct cio_aop *a, bool can_block)

@@ -6,7 +6,10 @@
  */
 #include "internal.h"
 
-ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off)
+/* Returns bytes copied or -errno (nothing copied); *cut (may be NULL) gets
+ * the error that stopped a partial transfer, else 0. */
+ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off,
+                        int *cut)
 {
 	struct cio_inode *ino = f->h_inode;
 	struct cio_cache *c = ino->i_cache;
@@ -14,6 +17,8 @@ ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len,
 	int64_t size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
 	size_t done = 0;
 
+	if (cut)
+		*cut = 0;
 	if ((int64_t)off >= size)
 		return 0;
 	len = CIO_MIN(len, (uint64_t)size - off);
@@ -23,8 +28,11 @@ ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len,
 		size_t k = CIO_MIN((size_t)ps - pofs, len - done);
 		int err;
 		struct cio_page *pg = cio_page_get(f, pos >> c->c_page_shift, LATCH_SHARED, 0, &err);
-		if (!pg)
+		if (!pg) {
+			if (done && cut)
+				*cut = err;
 			return done ? (ssize_t)done : err;
+		}
 		cio_iov_copy_out(iov, n, done, cio_page_data(c, pg) + pofs, k);
 		cio_unlatch(ino, pg, LATCH_SHARED);
 		cio_page_put(ino, pg);
@@ -33,8 +41,9 @@ ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len,
 	return (ssize_t)done;
 }
 
+/* As cio_cached_read(); a DSYNC flush error is returned as the result. */
 ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len,
-                         uint64_t off, unsigned flags)
+                         uint64_t off, unsigned flags, int *cut)
 {
 	struct cio_inode *ino = f->h_inode;
 	struct cio_cache *c = ino->i_cache;
@@ -42,6 +51,8 @@ ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len
 	size_t done = 0;
 	int err = 0;
 
+	if (cut)
+		*cut = 0;
 	if (ino->i_blockdev) {
 		int64_t size = atomic_load(&ino->i_size);
 		if ((int64_t)off >= size)
@@ -74,5 +85,7 @@ ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len
 		if (r < 0)
 			return r;
 	}
+	if (done && err && cut)
+		*cut = err;
 	return done ? (ssize_t)done : err;
 }

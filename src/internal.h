@@ -376,8 +376,10 @@ void    cio_async_writes_put(struct cio_inode *ino);
 int     cio_rw_check(cio_file *f, const struct iovec *iov, int n, int64_t off,
                      unsigned flags, bool write, size_t *len);
 int     cio_truncate_check(cio_file *f, int64_t size, unsigned flags);
-ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off);
-ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off, unsigned flags);
+ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off,
+                        int *cut);
+ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off,
+                         unsigned flags, int *cut);
 ssize_t cio_direct_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off);
 ssize_t cio_direct_write(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off, unsigned flags);
 

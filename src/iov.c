@@ -11,8 +11,12 @@ size_t cio_iov_total(const struct iovec *iov, int n, int *err)
 {
 	size_t total = 0;
 	*err = 0;
-	if (n < 0 || n > IOV_MAX || (n > 0 && !iov)) {
-		*err = n > 0 && !iov ? -EFAULT : -EINVAL;
+	if (n < 1 || n > IOV_MAX) {
+		*err = -EINVAL;
+		return 0;
+	}
+	if (!iov) {
+		*err = -EFAULT;
 		return 0;
 	}
 	for (int i = 0; i < n; i++) {

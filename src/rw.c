@@ -54,7 +54,7 @@ ssize_t cio_readv(cio_file *f, const struct iovec *iov, int iovcnt, int64_t off,
 		return 0;
 	if (flags & CIO_RW_DIRECT)
 		return cio_direct_read(f, iov, iovcnt, len, (uint64_t)off);
-	return cio_cached_read(f, iov, iovcnt, len, (uint64_t)off);
+	return cio_cached_read(f, iov, iovcnt, len, (uint64_t)off, NULL);
 }
 
 ssize_t cio_writev(cio_file *f, const struct iovec *iov, int iovcnt, int64_t off, unsigned flags)
@@ -67,7 +67,7 @@ ssize_t cio_writev(cio_file *f, const struct iovec *iov, int iovcnt, int64_t off
 		return 0;
 	if (flags & CIO_RW_DIRECT)
 		return cio_direct_write(f, iov, iovcnt, len, (uint64_t)off, flags);
-	return cio_cached_write(f, iov, iovcnt, len, (uint64_t)off, flags);
+	return cio_cached_write(f, iov, iovcnt, len, (uint64_t)off, flags, NULL);
 }
 
 ssize_t cio_read(cio_file *f, void *buf, size_t len, int64_t off, unsigned flags)

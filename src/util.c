@@ -46,7 +46,7 @@ const char *cio_strerror(int err)
 	case ENOMEM: return "out of memory, or every cache page is pinned";
 	case ENXIO: return "range is past the end of the file";
 	case ENOTSUP: return "not supported by this cache (fault injection not enabled?)";
-	case ENOENT: return "no such file, rule or operation";
+	case ENOENT: return "no such file or directory (or no such rule or operation)";
 	case EACCES: return "permission denied";
 	case EISDIR: return "is a directory";
 	default: return strerror(err);
