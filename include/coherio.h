@@ -205,11 +205,13 @@ CIO_API ssize_t cio_read(cio_file *f, void *buf, size_t len, int64_t off,
  * write grows the size at once. Data reaches the device on eviction, on
  * cio_fsync(), or before return with CIO_RW_DSYNC.
  * Direct path (CIO_RW_DIRECT, alignment as for cio_read()): waits for pins on
- * cached pages of the range (or -EAGAIN with CIO_RW_NOWAIT), writes back dirty
- * cached pages that overlap the range, writes @buf to the device, and only
- * then updates every cached copy of the range in place, so every later read
- * on any path sees the new data (G1). An extending direct write moves the
- * size only once its data is on the device (G5).
+ * cached pages of the range (or -EAGAIN with CIO_RW_NOWAIT), writes @buf to
+ * the device, and only then updates every cached copy of the range in place,
+ * so every later read on any path sees the new data (G1). A cached page that
+ * was dirty stays dirty (its other bytes are still newer than the device)
+ * and now holds the new data for the range, so no later write-back can put
+ * stale bytes over it (G3). An extending direct write moves the size only
+ * once its data is on the device and in every cached copy (G5).
  * Return: bytes written, or the errors of cio_read() plus -EBADF (not open
  * for writing), -ENOSPC, -EAGAIN (CIO_RW_NOWAIT).
  */

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RUNNERS_MAX 256
+#define RUNNERS_MAX 256 /* = the most operations running at once */
 
 struct cio_ctx {
 	struct cio_cache *cx_cache;      /* immutable                          */
@@ -50,6 +50,7 @@ struct cio_ctx {
 	unsigned cx_accepted;            /* accepted, event not reaped         */
 	unsigned cx_running;             /* RUNNING operations                 */
 	unsigned cx_runners, cx_idle_runners;
+	unsigned cx_queued;              /* items in the runner queue          */
 	pthread_t cx_threads[RUNNERS_MAX];
 	bool cx_stopping;
 };
@@ -101,16 +102,29 @@ static struct cio_aop *q_pop(struct cio_aop **head, struct cio_aop **tail)
 
 static void *runner_main(void *arg);
 
-/* Queue @a for a runner, starting one if none is idle. cx_lock held. */
-static void __run_queue(struct cio_ctx *cx, struct cio_aop *a)
+/*
+ * Queue @a for a runner. Invariant: every queued item has an idle runner
+ * waiting for it (one is started when needed), so an item never waits
+ * behind runners that block on it (an fsync waiting for the range of a
+ * direct write whose completion is queued). Running operations are capped
+ * at cx_io_limit <= RUNNERS_MAX, so the cap is never what stops it.
+ * An aop that has started (it may hold a range) goes to the head.
+ * cx_lock held.
+ */
+static void __run_queue(struct cio_ctx *cx, struct cio_aop *a, bool urgent)
 {
-	q_push(&cx->cx_run_head, &cx->cx_run_tail, a);
-	if (cx->cx_idle_runners == 0 && cx->cx_runners < RUNNERS_MAX &&
-	    cx->cx_runners < cx->cx_depth) {
-		if (pthread_create(&cx->cx_threads[cx->cx_runners], NULL, runner_main, cx) == 0) {
-			cx->cx_runners++;
-			cx->cx_idle_runners++;
-		}
+	if (urgent && cx->cx_run_head) {
+		a->next = cx->cx_run_head;
+		cx->cx_run_head = a;
+	} else {
+		q_push(&cx->cx_run_head, &cx->cx_run_tail, a);
+	}
+	cx->cx_queued++;
+	while (cx->cx_queued > cx->cx_idle_runners && cx->cx_runners < RUNNERS_MAX) {
+		if (pthread_create(&cx->cx_threads[cx->cx_runners], NULL, runner_main, cx) != 0)
+			break;
+		cx->cx_runners++;
+		cx->cx_idle_runners++;
 	}
 	pthread_cond_signal(&cx->cx_run_cond);
 }
@@ -119,7 +133,7 @@ void cio_ctx_defer(struct cio_aop *a)
 {
 	struct cio_ctx *cx = a->ctx;
 	pthread_mutex_lock(&cx->cx_lock);
-	__run_queue(cx, a);
+	__run_queue(cx, a, a->stage != ST_PREPARE);
 	pthread_mutex_unlock(&cx->cx_lock);
 }
 
@@ -182,6 +196,7 @@ static void *runner_main(void *arg)
 			pthread_cond_wait(&cx->cx_run_cond, &cx->cx_lock);
 			continue;
 		}
+		cx->cx_queued--;
 		cx->cx_idle_runners--;
 		pthread_mutex_unlock(&cx->cx_lock);
 		start(a, true);
@@ -217,7 +232,7 @@ void cio_ctx_post(struct cio_aop *a)
 		p = q_pop(&cx->cx_pend_head, &cx->cx_pend_tail);
 		p->state = AOP_RUNNING;
 		cx->cx_running++;
-		__run_queue(cx, p); /* not from here: we may be an engine thread */
+		__run_queue(cx, p, false); /* not from here: we may be an engine thread */
 	}
 	pthread_cond_broadcast(&cx->cx_ev_cond);
 	pthread_cond_broadcast(&cx->cx_idle_cond);
@@ -248,7 +263,7 @@ int cio_ctx_create(cio_cache *c, unsigned depth, cio_ctx **out)
 	}
 	cx->cx_cache = c;
 	cx->cx_depth = depth;
-	cx->cx_io_limit = CIO_MIN(depth, 256u);
+	cx->cx_io_limit = CIO_MIN(depth, (unsigned)RUNNERS_MAX);
 	for (unsigned i = depth; i-- > 0;) {
 		cx->cx_aops[i].next = cx->cx_free;
 		cx->cx_free = &cx->cx_aops[i];

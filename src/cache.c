@@ -99,6 +99,9 @@ int cio_cache_create(cio_cache **out, const struct cio_cache_opts *opts)
 		c->c_engine = fe;
 		c->c_fault = 1;
 	}
+	/* Fixed buffers for io_uring where the kernel allows it; harmless
+	 * when it does not (the frames stay mapped until the engine is gone). */
+	(void)cio_engine_register_buffers(c->c_engine, c->c_frames, c->c_frames_len);
 	pthread_mutex_init(&c->c_inode_lock, NULL);
 	*out = c;
 	return 0;

@@ -200,9 +200,26 @@ void cio_aop_finish(struct cio_aop *a, int64_t res, int32_t res2)
 		cio_ctx_post(a);
 }
 
-/* The end of a transfer: the event's result. */
+/* The end of a transfer: the event's result. A read that met the end of
+ * the device's file inside coherio's size read a hole that only coherio
+ * knows (the size grew by cached writes not yet written back past it, whose
+ * own pages the flush wrote): those bytes are zeros. */
 static void finish_transfer(struct cio_aop *a)
 {
+	if (a->kind == AK_DIRECT_READ && !a->err && a->done < a->clip) {
+		size_t end = (a->clip + a->file->h_inode->i_lbs - 1) / a->file->h_inode->i_lbs *
+		             a->file->h_inode->i_lbs;
+		struct iovec part[64];
+		size_t pos = a->done;
+		while (pos < end) {
+			int n = cio_iov_slice(a->iov, a->iovcnt, pos, end - pos, part, 64);
+			for (int i = 0; i < n; i++) {
+				memset(part[i].iov_base, 0, part[i].iov_len);
+				pos += part[i].iov_len;
+			}
+		}
+		a->done = a->clip;
+	}
 	size_t got = a->kind == AK_DIRECT_READ ? CIO_MIN(a->done, a->clip) : a->done;
 	if (got)
 		cio_aop_finish(a, (int64_t)got, a->err);

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -67,6 +68,11 @@ struct cio_engine_ops {
 	 * Call at most once, before any request uses the memory; the memory
 	 * must stay mapped until destroy(). */
 	int (*register_buffers)(struct cio_engine *e, void *base, size_t len);
+	/* True when a caller that is going to wait for one request anyway may
+	 * run it on its own thread with cio_engine_exec() (same result, no
+	 * hand-off to another thread). False for engines that must see every
+	 * request (the fault engine). */
+	bool wait_inline;
 };
 
 struct cio_engine {

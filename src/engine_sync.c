@@ -44,6 +44,7 @@ static const struct cio_engine_ops sync_ops = {
 	.name = "sync",
 	.submit = sync_submit,
 	.destroy = sync_destroy,
+	.wait_inline = true,
 };
 
 int cio_engine_sync_create(struct cio_engine **out)

@@ -169,6 +169,7 @@ static const struct cio_engine_ops tp_ops = {
 	.name = "threads",
 	.submit = tp_submit,
 	.destroy = tp_destroy,
+	.wait_inline = true,
 };
 
 int cio_engine_threads_create(unsigned nthreads, unsigned queue_depth,

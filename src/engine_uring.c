@@ -315,6 +315,7 @@ static const struct cio_engine_ops ur_ops = {
 	.submit = ur_submit,
 	.destroy = ur_destroy,
 	.register_buffers = ur_register_buffers,
+	.wait_inline = true,
 };
 
 int cio_engine_uring_create(unsigned queue_depth, struct cio_engine **out)

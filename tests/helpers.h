@@ -14,6 +14,11 @@
 #ifndef CIO_TEST_HELPERS_H
 #define CIO_TEST_HELPERS_H
 
+/* The build defines it; include this header first when building by hand. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>

@@ -62,6 +62,31 @@ struct env {
 	uint32_t next_blk;     /* part A's next block                      */
 };
 
+/* cio_ctx_getevents(cx, min_nr, max_nr, ev, NULL), but fail loudly (rather
+ * than hang until the watchdog) when no event at all arrives for
+ * STALL_S seconds: every operation here completes within milliseconds, so
+ * that is a deadlock in the library, not a slow machine. */
+#define STALL_S 60
+static int wait_events(cio_ctx *cx, int min_nr, int max_nr,
+                       struct cio_event *ev, const char *what)
+{
+	int got = 0;
+	unsigned idle_s = 0;
+	while (got < min_nr) {
+		struct timespec one = {1, 0};
+		int n = cio_ctx_getevents(cx, 1, max_nr - got, ev + got, &one);
+		CHECKF(n >= 0, "getevents = %d (%s)", n, t_errname(n));
+		got += n;
+		idle_s = n ? 0 : idle_s + 1;
+		CHECKF(idle_s < STALL_S,
+		       "%s: waited %d s for %d more event(s) with none arriving:"
+		       " the context is stuck (operations queued for a runner"
+		       " thread while every runner waits for them?)", what,
+		       STALL_S, min_nr - got);
+	}
+	return got;
+}
+
 /* op kinds */
 enum { K_CW, K_DW, K_CR, K_DR, K_FSYNC };
 
@@ -193,7 +218,7 @@ static void part_a(struct env *e, unsigned depth)
 		unsigned k = 1 + (unsigned)t_rand_below(&rs, depth);
 		struct cio_event *ev = calloc(depth, sizeof *ev);
 		CHECK(ev != NULL);
-		int n = cio_ctx_getevents(cx, (int)k, (int)k, ev, NULL);
+		int n = wait_events(cx, (int)k, (int)k, ev, "part A: reap k");
 		CHECKF(n == (int)k, "getevents(%u, %u) = %d", k, k, n);
 		for (int i = 0; i < n; i++) {
 			uint64_t id = ev[i].user_data - ud_base;
@@ -209,8 +234,7 @@ static void part_a(struct env *e, unsigned depth)
 	struct cio_event *ev = calloc(depth, sizeof *ev);
 	CHECK(ev != NULL);
 	while (inflight) {
-		int n = cio_ctx_getevents(cx, 1, (int)depth, ev, NULL);
-		CHECK_GT(n, 0);
+		int n = wait_events(cx, 1, (int)depth, ev, "part A: drain");
 		for (int i = 0; i < n; i++) {
 			uint64_t id = ev[i].user_data - ud_base;
 			CHECKF(id < nsub, "event for unknown user_data 0x%llx",
@@ -318,7 +342,8 @@ static void *worker(void *arg)
 		}
 		if (n < want) {
 			/* full: reap whatever is there (any thread's in B) */
-			int m = cio_ctx_getevents(cx, 1, 16, ev, ta->own ? NULL : &ts);
+			int m = ta->own ? wait_events(cx, 1, 16, ev, "part C: reap")
+			                : cio_ctx_getevents(cx, 1, 16, ev, &ts);
 			CHECK_GE(m, 0);
 			process(e, ev, m, ta->all, ud_base);
 			inflight -= m;
@@ -326,8 +351,7 @@ static void *worker(void *arg)
 	}
 	if (ta->own) {
 		while (inflight > 0) {
-			int m = cio_ctx_getevents(cx, 1, 16, ev, NULL);
-			CHECK_GT(m, 0);
+			int m = wait_events(cx, 1, 16, ev, "part C: drain");
 			process(e, ev, m, ta->all, ud_base);
 			inflight -= m;
 		}
@@ -335,7 +359,20 @@ static void *worker(void *arg)
 		CHECK_EQ(cio_ctx_getevents(cx, 1, 1, ev, &z), 0);
 		CHECK_EQ(cio_ctx_destroy(cx), 0);
 	} else {
-		while (atomic_load(&e->reaped) < NTHREADS * NPER) {
+		long long last = -1;
+		uint64_t since = t_now_ns();
+		for (;;) {
+			long long now = atomic_load(&e->reaped);
+			if (now >= NTHREADS * NPER)
+				break;
+			if (now != last) {
+				last = now;
+				since = t_now_ns();
+			}
+			CHECKF(t_now_ns() - since < STALL_S * 1000000000ull,
+			       "part B: %lld of %d events after %d s without"
+			       " progress: the shared context is stuck", now,
+			       NTHREADS * NPER, STALL_S);
 			int m = cio_ctx_getevents(cx, 1, 16, ev, &ts);
 			CHECK_GE(m, 0);
 			process(e, ev, m, ta->all, ud_base);
@@ -452,7 +489,7 @@ static void run(uint32_t ps)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	t_init(argv[0], 0);
+	t_init(argv[0], 150);
 	for (int i = 0; i < T_NPAGE_SIZES; i++)
 		run(t_page_sizes[i]);
 	return t_pass();

@@ -17,8 +17,9 @@
 
 static uint64_t npages_for(uint32_t ps)
 {
-	/* 48 MiB of pages: 12288 x 4K, 3072 x 16K, 768 x 64K */
-	return (48ull << 20) / ps;
+	/* 32 MiB of pages: 8192 x 4K, 2048 x 16K, 512 x 64K (a power of two,
+	 * which scatter() needs) */
+	return (32ull << 20) / ps;
 }
 
 /* a scattered order: multiply by an odd constant modulo a power of two */
