@@ -21,8 +21,8 @@ MUTANTS = {
         "test_direct_read_sees_cached_write", "G2: dirty pages written before a direct read"),
     "writeback-error-drops-page": (
         "src/writeback.c",
-        "\tif (err) {\n\t\tcio_page_set_dirty(ino, pg);\n\t\tatomic_fetch_or(&pg->pg_flags, PG_ERROR);\n\t} else {",
-        "\tif (err) {\n\t\tatomic_fetch_or(&pg->pg_flags, PG_ERROR);\n\t} else {",
+        "atomic_fetch_or(&pg->pg_flags, PG_DIRTY | PG_ERROR); /* still counted */\n\t} else {",
+        "atomic_fetch_or(&pg->pg_flags, PG_ERROR); cio_page_clear_dirty_count(ino);\n\t} else {",
         "test_writeback_error_reported_to_every_handle", "G6: failed pages stay dirty"),
     "errseq-not-per-handle": (
         "src/writeback.c",

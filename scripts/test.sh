@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh - build coherio three ways and run the whole test suite in
-# each: build-plain (RelWithDebInfo), build-asan (ASan+UBSan), build-tsan
-# (ThreadSanitizer). Prints one line per configuration and a final
+# each, once per I/O engine: build-plain (RelWithDebInfo), build-asan
+# (ASan+UBSan), build-tsan (ThreadSanitizer). Prints one line per configuration and a final
 # "N passed, N failed" over all three; exits non-zero if any configuration
 # failed to configure, build or pass.
 #
@@ -10,6 +10,8 @@
 #   ASAN_CC       compiler for build-asan only (e.g. clang)
 #   TSAN_CC       compiler for build-tsan only
 #   CONFIGS       subset to run, e.g. "plain tsan" (default: plain asan tsan)
+#   ENGINES       I/O engines to run the suite with, one ctest run each
+#                 (COHERIO_ENGINE; default: sync threads uring)
 #   JOBS          parallel build jobs (default: nproc)
 #   CTEST_JOBS    parallel tests (default: 2)
 set -uo pipefail
@@ -20,6 +22,7 @@ cd "$root" || exit 2
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 ctest_jobs=${CTEST_JOBS:-2}
 configs=${CONFIGS:-plain asan tsan}
+engines=${ENGINES:-sync threads uring}
 logdir="$root/build-logs"
 mkdir -p "$logdir"
 
@@ -79,7 +82,6 @@ PROBE
 run_config() {
 	local name=$1 dir="build-$1" log="$logdir/$1.log" cc="${CC:-}"
 	local -a cmake_args=(-S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	local -a prefix=()
 	case $name in
 	plain) ;;
 	asan) cmake_args+=(-DCOHERIO_SANITIZE=address); cc=${ASAN_CC:-$cc} ;;
@@ -105,16 +107,27 @@ run_config() {
 		local tcc
 		tcc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$dir/CMakeCache.txt")
 		tsan_probe "${tcc:-cc}"
-		prefix=("${tsan_prefix[@]}")
 	fi
 
-	echo "=== $name: ctest"
+	local ok=0 engine
+	for engine in $engines; do
+		run_ctest "$name" "$dir" "$log" "$engine" || ok=1
+	done
+	return $ok
+}
+
+# One ctest run of build $2 with COHERIO_ENGINE=$4.
+run_ctest() {
+	local name=$1 dir=$2 log=$3 engine=$4
+	local -a prefix=()
+	[ "$name" = tsan ] && prefix=("${tsan_prefix[@]}")
+	echo "=== $name/$engine: ctest"
 	local out rc
-	(cd "$dir" && "${prefix[@]}" ctest --output-on-failure -j "$ctest_jobs") 2>&1 |
-		tee "$dir/ctest.out"
+	(cd "$dir" && COHERIO_ENGINE=$engine "${prefix[@]}" ctest --output-on-failure -j "$ctest_jobs") 2>&1 |
+		tee "$dir/ctest-$engine.out"
 	rc=${PIPESTATUS[0]}
-	out=$(cat "$dir/ctest.out")
-	cat "$dir/ctest.out" >>"$log"
+	out=$(cat "$dir/ctest-$engine.out")
+	cat "$dir/ctest-$engine.out" >>"$log"
 
 	# "100% tests passed, 0 tests failed out of 12"
 	local line pass=0 fail=0 skip all
@@ -125,9 +138,9 @@ run_config() {
 		all=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
 		pass=$((all - fail - skip))
 	elif printf '%s\n' "$out" | grep -q "No tests were found"; then
-		echo "=== $name: no tests found"
+		echo "=== $name/$engine: no tests found"
 	else
-		echo "=== $name: could not read ctest's result line"
+		echo "=== $name/$engine: could not read ctest's result line"
 		rc=1
 	fi
 	if [ "$name" = tsan ] && printf '%s\n' "$out" | grep -q "unexpected memory mapping"; then
@@ -137,7 +150,7 @@ run_config() {
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
 	total_skip=$((total_skip + skip))
-	summary+=("$name: $pass passed, $fail failed, $skip skipped")
+	summary+=("$name/$engine: $pass passed, $fail failed, $skip skipped")
 	[ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]
 }
 

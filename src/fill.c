@@ -7,6 +7,11 @@
  * a relaxed frequency store, and the latch CAS. No global lock.
  *
  * Ordering rules that make fills coherent with direct writes (G1, G5):
+ * Readahead: a miss reads its own page on the caller's thread and the rest
+ * of its window as one background request (ra_submit); a hit on the middle
+ * page of the last window starts the next one (readahead_ahead), so a
+ * sequential stream finds its pages ready. Completions never block.
+ *
  *  (1) a page is inserted into the index, latched exclusively, BEFORE its
  *      device read is issued; a direct write scans the index only after its
  *      own device write completed, so it either finds the page (and waits
@@ -25,6 +30,7 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void fail_new_pages(struct cio_inode *ino, struct cio_page **v, int n)
@@ -56,24 +62,20 @@ static uint32_t readahead_window(cio_file *f, uint64_t idx, unsigned gflags)
 }
 
 /*
- * page_miss() - bring page @idx (and a readahead window after it) into the
- * cache. Return: the page, referenced and latched in @mode; NULL with *err
- * = -EEXIST when another thread inserted it first (the caller retries), or
- * another -errno.
+ * Allocate frames for pages [idx, idx+want) and insert them, in file order,
+ * stopping at the first page already cached or past end of file; each is
+ * latched exclusively with one reference. Only the first frame may wait
+ * for eviction (@block_first): readahead never starves a real miss.
+ * Return: pages inserted (0: the first was cached already), or -errno.
  */
-static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
-                                  unsigned gflags, int *err)
+static int insert_window(struct cio_inode *ino, uint64_t idx, uint32_t want,
+                         bool block_first, struct cio_page **v)
 {
-	struct cio_inode *ino = f->h_inode;
 	struct cio_cache *c = ino->i_cache;
-	struct cio_page *v[CIO_MAX_RA];
-	struct iovec iov[CIO_MAX_RA];
-	uint32_t want = readahead_window(f, idx, gflags);
-	int n = 0, allocated = 0;
 	uint32_t ps = c->c_page_size;
+	int n = 0, allocated = 0;
 
 	if (want > 1) {
-		/* never read ahead past end of file */
 		int64_t size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
 		uint64_t eof_pages = ((uint64_t)size + ps - 1) >> c->c_page_shift;
 		if (idx + want > eof_pages)
@@ -81,17 +83,14 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 	}
 	for (uint32_t i = 0; i < want; i++) {
 		int aerr = 0;
-		struct cio_page *pg = cio_frame_alloc(c, i == 0, &aerr);
+		struct cio_page *pg = cio_frame_alloc(c, i == 0 && block_first, &aerr);
 		if (!pg) {
-			if (i == 0) {
-				*err = aerr;
-				return NULL;
-			}
+			if (i == 0)
+				return aerr;
 			break;
 		}
 		v[allocated++] = pg;
 	}
-	/* Insert in file order; stop at the first page already cached. */
 	for (int i = 0; i < allocated; i++) {
 		struct cio_page *pg = v[i];
 		struct cio_shard *sh = cio_shard_of(ino, idx + (uint64_t)i);
@@ -113,28 +112,210 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 	}
 	for (int i = n; i < allocated; i++)
 		cio_frame_release(c, v[i]);
-	if (n == 0) {
-		*err = -EEXIST;
+	return n;
+}
+
+/* Rule (2): after the insertion, ranges first, then the size. Over a
+ * registered range the fill trusts the device (INT64_MAX). */
+static int64_t fill_size(struct cio_inode *ino, uint64_t base, uint64_t len)
+{
+	if (atomic_load(&ino->i_nranges) && cio_range_overlaps(ino, base, base + len))
+		return INT64_MAX;
+	return atomic_load_explicit(&ino->i_size, memory_order_acquire);
+}
+
+/* Bytes of [base, ...) worth reading: up to the last page below @size. */
+static size_t fill_need(struct cio_cache *c, uint64_t base, int n, int64_t size)
+{
+	size_t need = 0;
+	for (int i = 0; i < n; i++)
+		if ((int64_t)(base + (uint64_t)i * c->c_page_size) < size)
+			need = (size_t)(i + 1) * c->c_page_size;
+	return need;
+}
+
+/* Zero what the device did not have (@got bytes arrived) and everything
+ * past @size, then mark the pages up to date. Bytes of a cached page past
+ * end of file are always 0. */
+static void fill_finish(struct cio_inode *ino, struct cio_page **v, int n, uint64_t base,
+                        size_t got, int64_t size)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint32_t ps = c->c_page_size;
+	uint64_t valid = CIO_MIN((uint64_t)got, size > (int64_t)base ? (uint64_t)size - base : 0);
+	for (int i = 0; i < n; i++) {
+		uint64_t pstart = (uint64_t)i * ps;
+		uint8_t *d = cio_page_data(c, v[i]);
+		if (valid <= pstart)
+			memset(d, 0, ps);
+		else if (valid < pstart + ps)
+			memset(d + (valid - pstart), 0, ps - (valid - pstart));
+		atomic_fetch_or(&v[i]->pg_flags, PG_UPTODATE);
+	}
+}
+
+static void release_filled(struct cio_inode *ino, struct cio_page **v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		cio_unlatch(ino, v[i], LATCH_EXCLUSIVE);
+		cio_page_put(ino, v[i]);
+	}
+}
+
+/* ---- asynchronous readahead --------------------------------------------- */
+
+struct ra_req {
+	struct cio_io io;
+	struct cio_inode *ino;
+	int n;
+	uint64_t base;
+	int64_t size;
+	size_t need, done;
+	struct iovec part[64];
+	struct cio_page **pg;      /* n pages, then n iovecs follow */
+	struct iovec *iov;
+};
+
+static void ra_issue(struct ra_req *r);
+
+/* Engine completion of a readahead: publish the pages (or drop them on an
+ * error: a later read retries and reports it). Never blocks. */
+static void ra_done(struct cio_io *io)
+{
+	struct ra_req *r = io->priv;
+	ssize_t res = io->res;
+	if (res < 0) {
+		fail_new_pages(r->ino, r->pg, r->n);
+		free(r);
+		return;
+	}
+	r->done += (size_t)res;
+	if (res > 0 && r->done < r->need && (size_t)res % r->ino->i_lbs == 0) {
+		ra_issue(r); /* short, not at end of file: the rest */
+		return;
+	}
+	fill_finish(r->ino, r->pg, r->n, r->base, r->done, r->size);
+	release_filled(r->ino, r->pg, r->n);
+	free(r);
+}
+
+static void ra_issue(struct ra_req *r)
+{
+	struct cio_inode *ino = r->ino;
+	struct cio_engine *e = ino->i_cache->c_engine;
+	memset(&r->io, 0, sizeof(r->io));
+	r->io.op = CIO_OP_READ;
+	r->io.fd = ino->i_fd;
+	r->io.iovcnt = cio_iov_slice(r->iov, r->n, r->done, r->need - r->done, r->part, 64);
+	r->io.iov = r->part;
+	r->io.off = r->base + r->done;
+	r->io.lbs = ino->i_lbs;
+	r->io.ino = ino;
+	r->io.done = ra_done;
+	r->io.priv = r;
+	int rc = e->ops->submit(e, &r->io);
+	if (rc < 0) {
+		r->io.res = rc;
+		ra_done(&r->io);
+	}
+}
+
+/* Read pages @v[0..n) (inserted, latched) in the background; the last
+ * reference and latch of each are released by the completion. */
+static void ra_submit(struct cio_inode *ino, struct cio_page **v, int n)
+{
+	struct cio_cache *c = ino->i_cache;
+	if (n <= 0)
+		return;
+	uint64_t base = v[0]->pg_index << c->c_page_shift;
+	int64_t size = fill_size(ino, base, (uint64_t)n << c->c_page_shift);
+	size_t need = fill_need(c, base, n, size);
+	struct ra_req *r = need ? malloc(sizeof(*r) + (size_t)n * (sizeof(void *) + sizeof(struct iovec)))
+	                        : NULL;
+	if (!r) {
+		if (need) { /* no memory: give the pages up, a read will retry */
+			fail_new_pages(ino, v, n);
+			return;
+		}
+		fill_finish(ino, v, n, base, 0, size); /* all past end of file */
+		release_filled(ino, v, n);
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	r->ino = ino;
+	r->n = n;
+	r->base = base;
+	r->size = size;
+	r->need = need;
+	r->pg = (struct cio_page **)(r + 1);
+	r->iov = (struct iovec *)(r->pg + n);
+	for (int i = 0; i < n; i++) {
+		r->pg[i] = v[i];
+		r->iov[i].iov_base = cio_page_data(c, v[i]);
+		r->iov[i].iov_len = c->c_page_size;
+	}
+	atomic_fetch_add_explicit(&c->st_readahead, (uint64_t)n, memory_order_relaxed);
+	ra_issue(r);
+}
+
+/* Note a window [start, start+n) of size @w in the handle's stream: the
+ * next miss expected at its end, the next window started by a hit in its
+ * middle (cio_page_get). */
+static void ra_note(cio_file *f, uint64_t start, int n, uint32_t w)
+{
+	atomic_store_explicit(&f->h_ra_next, start + (uint64_t)n, memory_order_relaxed);
+	atomic_store_explicit(&f->h_ra_window, w, memory_order_relaxed);
+	atomic_store_explicit(&f->h_ra_trigger, n > 1 ? start + (uint64_t)n / 2 : UINT64_MAX,
+	                      memory_order_relaxed);
+}
+
+/* A hit on the trigger page: start the next window now, in the background,
+ * so a sequential reader finds its pages ready. */
+static void readahead_ahead(cio_file *f)
+{
+	struct cio_inode *ino = f->h_inode;
+	struct cio_page *v[CIO_MAX_RA];
+	uint64_t start = atomic_load_explicit(&f->h_ra_next, memory_order_relaxed);
+	uint32_t max = CIO_MIN(f->h_cache->c_ra_max, CIO_MAX(1u, f->h_cache->c_nframes / 8));
+	uint32_t w = CIO_MIN(atomic_load_explicit(&f->h_ra_window, memory_order_relaxed) * 2, max);
+	atomic_store_explicit(&f->h_ra_trigger, UINT64_MAX, memory_order_relaxed);
+	if (w < 2)
+		return;
+	int n = insert_window(ino, start, w, false, v);
+	if (n <= 0)
+		return;
+	ra_note(f, start, n, w);
+	ra_submit(ino, v, n);
+}
+
+/*
+ * page_miss() - bring page @idx into the cache, reading it on this thread,
+ * and start the rest of a readahead window in the background (a miss waits
+ * only for its own page). Return: the page, referenced and latched in
+ * @mode; NULL with *err = -EEXIST when another thread inserted it first
+ * (the caller retries), or another -errno.
+ */
+static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
+                                  unsigned gflags, int *err)
+{
+	struct cio_inode *ino = f->h_inode;
+	struct cio_cache *c = ino->i_cache;
+	struct cio_page *v[CIO_MAX_RA];
+	uint32_t want = readahead_window(f, idx, gflags);
+	uint32_t ps = c->c_page_size;
+
+	int n = insert_window(ino, idx, want, true, v);
+	if (n <= 0) {
+		*err = n == 0 ? -EEXIST : n;
 		return NULL;
 	}
-
-	/* Rule (2): after the insertion, ranges first, then the size. */
 	uint64_t base = idx << c->c_page_shift;
-	int64_t size = INT64_MAX;
-	if (!atomic_load(&ino->i_nranges) ||
-	    !cio_range_overlaps(ino, base, base + (uint64_t)n * ps))
-		size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
 	if (!(gflags & GET_NOFILL)) {
-		size_t need = 0;
-		for (int i = 0; i < n; i++) {
-			iov[i].iov_base = cio_page_data(c, v[i]);
-			iov[i].iov_len = ps;
-			if ((int64_t)(base + (uint64_t)i * ps) < size)
-				need = (size_t)(i + 1) * ps;
-		}
-		size_t got = 0;
+		int64_t size = fill_size(ino, base, ps);
+		size_t need = fill_need(c, base, 1, size), got = 0;
 		if (need) {
-			ssize_t r = cio_dev_read_full(ino, iov, n, base, need, NULL);
+			struct iovec iov = { cio_page_data(c, v[0]), ps };
+			ssize_t r = cio_dev_read_full(ino, &iov, 1, base, need, NULL);
 			if (r < 0) {
 				fail_new_pages(ino, v, n);
 				*err = (int)r;
@@ -142,33 +323,13 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 			}
 			got = (size_t)r;
 		}
-		/* Zero what the device did not have, and everything past the
-		 * size: bytes of a cached page past end of file are always 0. */
-		uint64_t valid = CIO_MIN((uint64_t)got,
-		                         size > (int64_t)base ? (uint64_t)size - base : 0);
-		for (int i = 0; i < n; i++) {
-			uint64_t pstart = (uint64_t)i * ps;
-			if (valid <= pstart)
-				memset(iov[i].iov_base, 0, ps);
-			else if (valid < pstart + ps)
-				memset((uint8_t *)iov[i].iov_base + (valid - pstart), 0,
-				       ps - (valid - pstart));
-		}
+		fill_finish(ino, v, 1, base, got, size);
+		ra_note(f, idx, n, want);
+	} else {
+		atomic_fetch_or(&v[0]->pg_flags, PG_UPTODATE);
 	}
-	for (int i = 0; i < n; i++)
-		atomic_fetch_or(&v[i]->pg_flags, PG_UPTODATE);
-
 	cio_counter_add(&c->st_misses, 1);
-	if (n > 1)
-		atomic_fetch_add_explicit(&c->st_readahead, (uint64_t)(n - 1), memory_order_relaxed);
-	if (!(gflags & GET_NOFILL)) {
-		atomic_store_explicit(&f->h_ra_next, idx + (uint64_t)n, memory_order_relaxed);
-		atomic_store_explicit(&f->h_ra_window, want, memory_order_relaxed);
-	}
-	for (int i = 1; i < n; i++) {
-		cio_unlatch(ino, v[i], LATCH_EXCLUSIVE);
-		cio_page_put(ino, v[i]);
-	}
+	ra_submit(ino, v + 1, n - 1);
 	if (mode == LATCH_SHARED)
 		cio_latch_downgrade(ino, v[0]);
 	return v[0];
@@ -209,6 +370,9 @@ struct cio_page *cio_page_get(cio_file *f, uint64_t idx, int mode,
 			}
 			cio_page_touch(pg);
 			cio_counter_add(&c->st_hits, 1);
+			if (CIO_UNLIKELY(idx == atomic_load_explicit(&f->h_ra_trigger,
+			                                             memory_order_relaxed)))
+				readahead_ahead(f);
 			return pg;
 		}
 		if (gflags & GET_CACHED)

@@ -191,6 +191,7 @@ int cio_open(cio_cache *c, const char *path, int flags, mode_t mode, cio_file **
 	f->h_fd = hfd;
 	f->h_inode = ino;
 	f->h_cache = c;
+	atomic_store(&f->h_ra_trigger, UINT64_MAX);
 	pthread_mutex_init(&f->h_err_lock, NULL);
 	f->h_wb_since = cio_errseq_sample(ino);
 	if ((flags & O_TRUNC) && acc != O_RDONLY && !ino->i_blockdev) {

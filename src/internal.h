@@ -214,6 +214,8 @@ struct cio_file {
 	struct cio_file *h_next;       /* c_dead list                          */
 	_Atomic uint64_t h_ra_next;    /* readahead: expected next miss        */
 	_Atomic uint32_t h_ra_window;  /* readahead: current window (pages)    */
+	_Atomic uint64_t h_ra_trigger; /* readahead: a hit here starts the next
+	                                * window (UINT64_MAX: none)            */
 };
 
 /* ---- handles and validation (rw.c / inode.c) ---------------------------- */

@@ -20,6 +20,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,46 +181,137 @@ static void wb_finish(struct cio_inode *ino, struct cio_page *pg, int err)
 
 #define RUN_MAX 64
 
-/* Write a run of prepared, index-contiguous pages with one vectored write. */
-static int wb_run(struct cio_inode *ino, struct cio_page **run, int n, size_t *written)
+/* A batch of write-back runs in flight; lives on the waiter's stack. */
+struct wb_batch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int inflight;       /* runs submitted, not completed (under lock) */
+	int first_err;      /* under lock                                 */
+	size_t written;     /* pages written, under lock                  */
+};
+
+/* One run: index-contiguous prepared pages, one vectored write. */
+struct wb_run {
+	struct cio_io io;
+	struct wb_batch *b;
+	struct cio_inode *ino;
+	int n, k;           /* pages, iovecs (pages past EOF have none)   */
+	size_t total, done;
+	struct cio_page *pg[RUN_MAX];
+	struct iovec iov[RUN_MAX];
+	struct iovec part[RUN_MAX];
+};
+
+static void run_complete(struct wb_run *r, int err)
+{
+	struct cio_inode *ino = r->ino;
+	struct cio_cache *c = ino->i_cache;
+	size_t ok_pages = err ? r->done >> c->c_page_shift : (size_t)r->n;
+	if (err)
+		account_error(ino, err, (uint64_t)(r->n - (int)ok_pages));
+	for (int i = 0; i < r->n; i++)
+		wb_finish(ino, r->pg[i], (size_t)i < ok_pages ? 0 : err);
+	atomic_fetch_add_explicit(&c->st_wb_pages, ok_pages, memory_order_relaxed);
+	struct wb_batch *b = r->b;
+	free(r);
+	pthread_mutex_lock(&b->lock);
+	b->written += ok_pages;
+	if (err && !b->first_err)
+		b->first_err = err;
+	if (--b->inflight == 0)
+		pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void run_issue(struct wb_run *r);
+
+/* Engine completion: account, resume a short write, or finish the run.
+ * Never blocks (engine rule); it may submit the rest of a short write. */
+static void run_done(struct cio_io *io)
+{
+	struct wb_run *r = io->priv;
+	ssize_t res = io->res;
+	if (res == 0)
+		res = -EIO; /* no progress */
+	if (res < 0) {
+		run_complete(r, (int)res);
+		return;
+	}
+	r->done += (size_t)res;
+	if (r->done < r->total)
+		run_issue(r);
+	else
+		run_complete(r, 0);
+}
+
+static void run_issue(struct wb_run *r)
+{
+	struct cio_inode *ino = r->ino;
+	struct cio_cache *c = ino->i_cache;
+	memset(&r->io, 0, sizeof(r->io));
+	r->io.op = CIO_OP_WRITE;
+	r->io.fd = ino->i_fd;
+	r->io.iovcnt = cio_iov_slice(r->iov, r->k, r->done, r->total - r->done, r->part, RUN_MAX);
+	r->io.iov = r->part;
+	r->io.off = (r->pg[0]->pg_index << c->c_page_shift) + r->done;
+	r->io.lbs = ino->i_lbs;
+	r->io.ino = ino;
+	r->io.done = run_done;
+	r->io.priv = r;
+	int e = c->c_engine->ops->submit(c->c_engine, &r->io);
+	if (e < 0)
+		run_complete(r, e);
+}
+
+/* Start writing a run of prepared pages; completion is counted in @b. */
+static void wb_submit_run(struct cio_inode *ino, struct cio_page **run, int n,
+                          struct wb_batch *b)
 {
 	struct cio_cache *c = ino->i_cache;
-	struct iovec iov[RUN_MAX];
-	size_t total = 0;
-	int k = 0;
+	struct wb_run *r = calloc(1, sizeof(*r));
+	pthread_mutex_lock(&b->lock);
+	b->inflight++;
+	pthread_mutex_unlock(&b->lock);
+	if (!r) { /* the pages stay dirty and are retried later */
+		account_error(ino, -ENOMEM, (uint64_t)n);
+		for (int i = 0; i < n; i++)
+			wb_finish(ino, run[i], -ENOMEM);
+		pthread_mutex_lock(&b->lock);
+		if (!b->first_err)
+			b->first_err = -ENOMEM;
+		if (--b->inflight == 0)
+			pthread_cond_signal(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+		return;
+	}
+	r->b = b;
+	r->ino = ino;
+	r->n = n;
+	bool end = false; /* pages after a partial last page have no bytes */
 	for (int i = 0; i < n; i++) {
-		size_t len = page_write_len(ino, run[i]);
-		if (!len)
-			break;
-		iov[k].iov_base = cio_page_data(c, run[i]);
-		iov[k].iov_len = len;
-		total += len;
-		k++;
-		if (len < c->c_page_size)
-			break;
+		r->pg[i] = run[i];
+		size_t len = end ? 0 : page_write_len(ino, run[i]);
+		if (!len) {
+			end = true;
+			continue;
+		}
+		r->iov[r->k].iov_base = cio_page_data(c, run[i]);
+		r->iov[r->k].iov_len = len;
+		r->total += len;
+		r->k++;
+		end = len < c->c_page_size;
 	}
-	ssize_t w = total ? cio_dev_write_full(ino, iov, k, run[0]->pg_index << c->c_page_shift, total, NULL)
-	                  : 0;
-	int err = 0;
-	size_t ok_pages = 0;
-	if (w == (ssize_t)total) {
-		ok_pages = (size_t)n; /* pages past end of file had nothing to write */
-	} else {
-		err = w < 0 ? (int)w : -EIO;
-		ok_pages = w > 0 ? (size_t)w >> c->c_page_shift : 0;
-		account_error(ino, err, (uint64_t)(n - (int)ok_pages));
-	}
-	for (int i = 0; i < n; i++)
-		wb_finish(ino, run[i], (size_t)i < ok_pages ? 0 : err);
-	atomic_fetch_add_explicit(&c->st_wb_pages, ok_pages, memory_order_relaxed);
-	if (written)
-		*written += ok_pages;
-	return err;
+	if (r->total == 0)
+		run_complete(r, 0);
+	else
+		run_issue(r);
 }
 
 /*
  * cio_writeback_pages() - write back the dirty pages among @v (referenced
- * by the caller, sorted by index), batching contiguous ones.
+ * by the caller, sorted by index). Contiguous pages go out as one vectored
+ * write; all runs are in flight at once (the engine's queue depth bounds
+ * them), and the call waits once for all of them.
  * @wait: wait for latches, write-backs in flight and ranges; without it,
  *        busy pages are skipped (eviction).
  * @own:  a range the caller registered itself (its pages may be written).
@@ -229,17 +321,14 @@ static int wb_run(struct cio_inode *ino, struct cio_page **run, int n, size_t *w
 int cio_writeback_pages(struct cio_inode *ino, struct cio_page **v, size_t n,
                         bool wait, const struct cio_range *own, size_t *written)
 {
+	struct wb_batch b = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
 	struct cio_page *run[RUN_MAX];
-	int nrun = 0, first_err = 0;
-	if (written)
-		*written = 0;
+	int nrun = 0;
 	for (size_t i = 0; i <= n; i++) {
 		bool flush = (i == n) || nrun == RUN_MAX ||
 		             (nrun && v[i]->pg_index != run[nrun - 1]->pg_index + 1);
 		if (flush && nrun) {
-			int r = wb_run(ino, run, nrun, written);
-			if (r && !first_err)
-				first_err = r;
+			wb_submit_run(ino, run, nrun, &b);
 			nrun = 0;
 		}
 		if (i == n)
@@ -247,13 +336,19 @@ int cio_writeback_pages(struct cio_inode *ino, struct cio_page **v, size_t n,
 		if (wb_prepare(ino, v[i], wait, own))
 			run[nrun++] = v[i];
 		else if (nrun) {
-			int r = wb_run(ino, run, nrun, written);
-			if (r && !first_err)
-				first_err = r;
+			wb_submit_run(ino, run, nrun, &b);
 			nrun = 0;
 		}
 	}
-	return first_err;
+	pthread_mutex_lock(&b.lock);
+	while (b.inflight)
+		pthread_cond_wait(&b.cond, &b.lock);
+	pthread_mutex_unlock(&b.lock);
+	pthread_mutex_destroy(&b.lock);
+	pthread_cond_destroy(&b.cond);
+	if (written)
+		*written = b.written;
+	return b.first_err;
 }
 
 /* Write back every dirty page of @ino with index in [first, last]. */
