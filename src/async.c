@@ -19,6 +19,13 @@
  * Runners are started on demand, at most one per slot of the queue, so an
  * operation that waits (a truncate draining writes) never starves the ones
  * it waits for.
+ * Reaping: with an engine that can poll (io_uring), a thread waiting in
+ * cio_ctx_getevents reaps the engine's completions itself and runs their
+ * callbacks, so an event posted by its own thread needs no wake-up; an
+ * event posted by any other thread (a runner, the fault timer, another
+ * reaper) kicks the engine so that the waiting reaper returns from the
+ * kernel. cx_polling is read and written under cx_lock on both sides, so a
+ * reaper either sees the event before it waits or the poster sees it.
  * Locks: cx_lock protects every cx_ field below it and aop->state/next;
  * it is a leaf (nothing is taken under it) and never held across I/O.
  */
@@ -51,6 +58,7 @@ struct cio_ctx {
 	unsigned cx_running;             /* RUNNING operations                 */
 	unsigned cx_runners, cx_idle_runners;
 	unsigned cx_queued;              /* items in the runner queue          */
+	unsigned cx_polling;             /* reapers inside the engine's poll() */
 	pthread_t cx_threads[RUNNERS_MAX];
 	bool cx_stopping;
 };
@@ -75,6 +83,9 @@ void cio_async_writes_wait(struct cio_inode *ino)
 		pthread_cond_wait(&ino->i_cond, &ino->i_lock);
 	pthread_mutex_unlock(&ino->i_lock);
 }
+
+/* The context this thread is reaping in (inside the engine's poll). */
+static _Thread_local struct cio_ctx *cx_reaping;
 
 /* ---- queues (cx_lock held) ----------------------------------------------- */
 
@@ -236,7 +247,12 @@ void cio_ctx_post(struct cio_aop *a)
 	}
 	pthread_cond_broadcast(&cx->cx_ev_cond);
 	pthread_cond_broadcast(&cx->cx_idle_cond);
+	/* a reaper of this context waits in the engine: wake it, unless it is
+	 * this thread (it looks at the events when its poll returns) */
+	bool kick = cx->cx_polling > (cx_reaping == cx ? 1u : 0u);
 	pthread_mutex_unlock(&cx->cx_lock);
+	if (kick)
+		cx->cx_cache->c_engine->ops->kick(cx->cx_cache->c_engine);
 	if (counted)
 		cio_async_writes_put(ino);
 }
@@ -454,9 +470,32 @@ int cio_ctx_getevents(cio_ctx *cx, int min_nr, int max_nr, struct cio_event *ev,
 		return -EINVAL;
 	if (timeout)
 		deadline_of(timeout, &dl);
+	struct cio_engine *e = cx->cx_cache->c_engine;
 	pthread_mutex_lock(&cx->cx_lock);
 	while (cx->cx_ev_count < (unsigned)min_nr) {
+		struct timespec left, now;
 		if (timeout) {
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec))
+				break;
+			left.tv_sec = dl.tv_sec - now.tv_sec;
+			left.tv_nsec = dl.tv_nsec - now.tv_nsec;
+			if (left.tv_nsec < 0) {
+				left.tv_nsec += 1000000000L;
+				left.tv_sec--;
+			}
+		}
+		if (e->ops->poll) {
+			/* reap the engine on this thread (see the top comment) */
+			cx->cx_polling++;
+			pthread_mutex_unlock(&cx->cx_lock);
+			struct cio_ctx *prev = cx_reaping;
+			cx_reaping = cx;
+			e->ops->poll(e, timeout ? &left : NULL);
+			cx_reaping = prev;
+			pthread_mutex_lock(&cx->cx_lock);
+			cx->cx_polling--;
+		} else if (timeout) {
 			if (pthread_cond_timedwait(&cx->cx_ev_cond, &cx->cx_lock, &dl) == ETIMEDOUT)
 				break;
 		} else {

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -73,6 +74,13 @@ struct cio_engine_ops {
 	 * hand-off to another thread). False for engines that must see every
 	 * request (the fault engine). */
 	bool wait_inline;
+	/* Optional. Reap completions on the calling thread, calling their done
+	 * callbacks here; wait up to @timeout (NULL: until one comes) when
+	 * none is ready. Returns completions processed (0 on timeout or kick).
+	 * A reaping thread saves the hand-off through an engine thread. */
+	int (*poll)(struct cio_engine *e, const struct timespec *timeout);
+	/* Optional, with poll: wake the threads waiting in poll(). */
+	void (*kick)(struct cio_engine *e);
 };
 
 struct cio_engine {

@@ -304,11 +304,32 @@ static void fault_destroy(struct cio_engine *e)
 	free(e);
 }
 
+/* Reaping goes to the inner engine (delayed completions come from the
+ * fault timer thread, which posts like any other thread). */
+static int fault_poll(struct cio_engine *e, const struct timespec *timeout)
+{
+	return e->inner->ops->poll(e->inner, timeout);
+}
+
+static void fault_kick(struct cio_engine *e)
+{
+	e->inner->ops->kick(e->inner);
+}
+
 static const struct cio_engine_ops fault_ops = {
 	.name = "fault",
 	.submit = fault_submit,
 	.destroy = fault_destroy,
 	.register_buffers = fault_register_buffers,
+};
+
+static const struct cio_engine_ops fault_ops_poll = {
+	.name = "fault",
+	.submit = fault_submit,
+	.destroy = fault_destroy,
+	.register_buffers = fault_register_buffers,
+	.poll = fault_poll,
+	.kick = fault_kick,
 };
 
 int cio_engine_fault_create(struct cio_engine *inner, struct cio_engine **out)
@@ -344,7 +365,7 @@ int cio_engine_fault_create(struct cio_engine *inner, struct cio_engine **out)
 		free(e);
 		return r;
 	}
-	e->ops = &fault_ops;
+	e->ops = inner->ops->poll ? &fault_ops_poll : &fault_ops;
 	e->inner = inner;
 	e->priv = fe;
 	*out = e;

@@ -10,8 +10,16 @@
  *   registered-buffer table (ur_fixed_*). It is a leaf lock. It is held
  *   across io_uring_submit() (a system call) but never across a done call.
  *   ur_space - submitters wait here while ur_inflight == ur_cap.
- *   The completion side of the ring (CQ head, CQE memory) belongs to the
- *   completion thread alone: nobody else reads or advances the CQ.
+ *   ur_cq_lock guards the completion side of the ring (reading CQEs,
+ *   advancing the CQ head), ur_pollers and ur_idle. Nobody reads ring
+ *   memory outside it; waiting in the kernel (io_uring_enter GETEVENTS)
+ *   reads none. It is a leaf lock, never held across a done call.
+ *
+ * Who reaps: the completion thread, unless a thread is inside poll() (an
+ * async context's reaper waiting for events): then the completion thread
+ * parks on ur_idle and the poller reaps and runs the done callbacks on its
+ * own thread, which saves a thread hand-off per completion. kick() queues a
+ * NOP (UR_KICK) whose CQE wakes pollers waiting in the kernel.
  *   ur_cap, ur_thread, ur_ring's setup fields: immutable after create.
  *
  * Flow control: ur_inflight counts every SQE handed to the kernel whose CQE
@@ -57,6 +65,7 @@
  * address 1 or 2). */
 #define UR_STOP    1ull                 /* destroy()'s wake-up NOP        */
 #define UR_DROPPED 2ull                 /* an SQE withdrawn after an error */
+#define UR_KICK    3ull                 /* kick()'s wake-up NOP           */
 
 struct ur_engine {
 	struct io_uring ur_ring;
@@ -66,11 +75,18 @@ struct ur_engine {
 	unsigned        ur_inflight;   /* SQEs without reaped CQE, ur_lock    */
 	int             ur_stopping;   /* destroy() began, ur_lock            */
 	pthread_t       ur_thread;     /* the completion thread; immutable    */
+	pthread_mutex_t ur_cq_lock;    /* the CQ side, ur_pollers             */
+	pthread_cond_t  ur_idle;       /* ur_pollers fell to 0                */
+	int             ur_pollers;    /* threads inside poll(), ur_cq_lock   */
+	_Atomic int     ur_stop_seen;  /* the UR_STOP CQE was reaped          */
+	int             ur_ext_arg;    /* kernel waits take a timeout; immut. */
 	uint8_t        *ur_fixed_base; /* registered memory or NULL, ur_lock  */
 	size_t          ur_fixed_len;  /* its length, ur_lock                 */
 };
 
-/* The engine whose completion thread this thread is (NULL elsewhere). */
+/* The engine whose done callbacks this thread is running (the completion
+ * thread's, or a poller's): its submits must not wait for space, which only
+ * reaping frees (NULL elsewhere). */
 static _Thread_local struct ur_engine *ur_self;
 
 static void ur_pause(void)
@@ -200,60 +216,121 @@ static int ur_submit(struct cio_engine *e, struct cio_io *io)
 	return r;
 }
 
+/*
+ * Reap up to UR_BATCH completions and run their callbacks on this thread.
+ * Returns how many CQEs were consumed.
+ */
+static unsigned ur_reap(struct ur_engine *ue)
+{
+	struct io_uring *ring = &ue->ur_ring;
+	struct { uint64_t ud; int res; } batch[UR_BATCH];
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	pthread_mutex_lock(&ue->ur_cq_lock);
+	io_uring_for_each_cqe(ring, head, cqe) {
+		batch[n].ud = io_uring_cqe_get_data64(cqe);
+		batch[n].res = cqe->res;
+		if (++n == UR_BATCH)
+			break;
+	}
+	if (n)
+		io_uring_cq_advance(ring, n);
+	pthread_mutex_unlock(&ue->ur_cq_lock);
+	if (!n)
+		return 0;
+
+	pthread_mutex_lock(&ue->ur_lock);
+	ue->ur_inflight -= n;
+	pthread_cond_broadcast(&ue->ur_space);
+	pthread_mutex_unlock(&ue->ur_lock);
+
+	struct ur_engine *prev = ur_self;
+	ur_self = ue;
+	for (unsigned i = 0; i < n; i++) {
+		struct cio_io *io;
+		if (batch[i].ud == UR_STOP) {
+			atomic_store(&ue->ur_stop_seen, 1);
+			continue;
+		}
+		if (batch[i].ud == UR_DROPPED || batch[i].ud == UR_KICK)
+			continue;
+		io = (struct cio_io *)(uintptr_t)batch[i].ud;
+		if (batch[i].res == -EINTR || batch[i].res == -EAGAIN)
+			io->res = cio_engine_exec(io); /* retry blocking */
+		else
+			io->res = batch[i].res;
+		io->done(io); /* io is the submitter's again */
+	}
+	ur_self = prev;
+	return n;
+}
+
+/* Wait in the kernel until the CQ holds a completion (or @ts passes);
+ * reads no ring memory. */
+static void ur_kernel_wait(struct ur_engine *ue, const struct timespec *ts)
+{
+	int r;
+	if (ts && ue->ur_ext_arg) {
+		struct __kernel_timespec kts = { ts->tv_sec, ts->tv_nsec };
+		struct io_uring_getevents_arg arg = { .ts = (uint64_t)(uintptr_t)&kts };
+		r = io_uring_enter2(ue->ur_ring.ring_fd, 0, 1,
+		                    IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, (sigset_t *)&arg,
+		                    sizeof(arg));
+	} else {
+		r = io_uring_enter(ue->ur_ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL);
+	}
+	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -ETIME && r != -EBUSY) /* -errno */
+		ur_pause(); /* not expected; do not spin */
+}
+
 static void *ur_reaper(void *arg)
 {
 	struct ur_engine *ue = arg;
-	struct io_uring *ring = &ue->ur_ring;
-	struct { uint64_t ud; int res; } batch[UR_BATCH];
-	int stop_seen = 0;
 
-	ur_self = ue;
 	for (;;) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-		int r;
-
-		io_uring_for_each_cqe(ring, head, cqe) {
-			batch[n].ud = io_uring_cqe_get_data64(cqe);
-			batch[n].res = cqe->res;
-			if (++n == UR_BATCH)
-				break;
-		}
-		if (!n) {
-			pthread_mutex_lock(&ue->ur_lock);
-			int leave = stop_seen && ue->ur_inflight == 0;
-			pthread_mutex_unlock(&ue->ur_lock);
-			if (leave)
-				break;
-			r = io_uring_wait_cqe(ring, &cqe);
-			if (r < 0 && r != -EINTR && r != -EAGAIN)
-				ur_pause(); /* not expected; do not spin */
+		pthread_mutex_lock(&ue->ur_cq_lock);
+		while (ue->ur_pollers)
+			pthread_cond_wait(&ue->ur_idle, &ue->ur_cq_lock);
+		pthread_mutex_unlock(&ue->ur_cq_lock);
+		if (ur_reap(ue))
 			continue;
-		}
-		io_uring_cq_advance(ring, n);
-
 		pthread_mutex_lock(&ue->ur_lock);
-		ue->ur_inflight -= n;
-		pthread_cond_broadcast(&ue->ur_space);
+		int leave = atomic_load(&ue->ur_stop_seen) && ue->ur_inflight == 0;
 		pthread_mutex_unlock(&ue->ur_lock);
-
-		for (unsigned i = 0; i < n; i++) {
-			struct cio_io *io;
-			if (batch[i].ud == UR_STOP) {
-				stop_seen = 1;
-				continue;
-			}
-			if (batch[i].ud == UR_DROPPED)
-				continue;
-			io = (struct cio_io *)(uintptr_t)batch[i].ud;
-			if (batch[i].res == -EINTR || batch[i].res == -EAGAIN)
-				io->res = cio_engine_exec(io); /* retry blocking */
-			else
-				io->res = batch[i].res;
-			io->done(io); /* io is the submitter's again */
-		}
+		if (leave)
+			break;
+		ur_kernel_wait(ue, NULL);
 	}
 	return NULL;
+}
+
+/* poll(): reap on this thread; wait up to @ts for one completion. */
+static int ur_poll(struct cio_engine *e, const struct timespec *ts)
+{
+	struct ur_engine *ue = e->priv;
+	pthread_mutex_lock(&ue->ur_cq_lock);
+	ue->ur_pollers++;
+	pthread_mutex_unlock(&ue->ur_cq_lock);
+	unsigned n = ur_reap(ue);
+	if (!n) {
+		ur_kernel_wait(ue, ts);
+		n = ur_reap(ue);
+	}
+	pthread_mutex_lock(&ue->ur_cq_lock);
+	if (--ue->ur_pollers == 0)
+		pthread_cond_signal(&ue->ur_idle);
+	pthread_mutex_unlock(&ue->ur_cq_lock);
+	return (int)n;
+}
+
+static void ur_kick(struct cio_engine *e)
+{
+	struct ur_engine *ue = e->priv;
+	pthread_mutex_lock(&ue->ur_lock);
+	if (!ue->ur_stopping)
+		(void)__ur_queue(ue, NULL, UR_KICK); /* may go over the cap: a NOP */
+	pthread_mutex_unlock(&ue->ur_lock);
 }
 
 static int ur_register_buffers(struct cio_engine *e, void *base, size_t len)
@@ -306,6 +383,8 @@ static void ur_destroy(struct cio_engine *e)
 	io_uring_queue_exit(&ue->ur_ring);
 	pthread_cond_destroy(&ue->ur_space);
 	pthread_mutex_destroy(&ue->ur_lock);
+	pthread_cond_destroy(&ue->ur_idle);
+	pthread_mutex_destroy(&ue->ur_cq_lock);
 	free(ue);
 	free(e);
 }
@@ -316,6 +395,8 @@ static const struct cio_engine_ops ur_ops = {
 	.destroy = ur_destroy,
 	.register_buffers = ur_register_buffers,
 	.wait_inline = true,
+	.poll = ur_poll,
+	.kick = ur_kick,
 };
 
 int cio_engine_uring_create(unsigned queue_depth, struct cio_engine **out)
@@ -343,8 +424,11 @@ int cio_engine_uring_create(unsigned queue_depth, struct cio_engine **out)
 		return r;
 	}
 	ue->ur_cap = ue->ur_ring.sq.ring_entries;
+	ue->ur_ext_arg = (ue->ur_ring.features & IORING_FEAT_EXT_ARG) != 0;
 	pthread_mutex_init(&ue->ur_lock, NULL);
 	pthread_cond_init(&ue->ur_space, NULL);
+	pthread_mutex_init(&ue->ur_cq_lock, NULL);
+	pthread_cond_init(&ue->ur_idle, NULL);
 
 	/* The completion thread blocks every signal (see engine_threads.c). */
 	sigfillset(&all);
@@ -354,6 +438,8 @@ int cio_engine_uring_create(unsigned queue_depth, struct cio_engine **out)
 	if (r < 0) {
 		pthread_cond_destroy(&ue->ur_space);
 		pthread_mutex_destroy(&ue->ur_lock);
+		pthread_cond_destroy(&ue->ur_idle);
+		pthread_mutex_destroy(&ue->ur_cq_lock);
 		io_uring_queue_exit(&ue->ur_ring);
 		free(ue);
 		free(e);
