@@ -65,19 +65,19 @@ struct cio_ctx {
 
 /* ---- i_async_writes: truncate drains writes accepted before it ---------- */
 
+/* The count drops under i_lock, and waiters always take i_lock: a waiter
+ * that sees 0 knows the last putter is done with the inode (the last close
+ * waits here before freeing it). */
 void cio_async_writes_put(struct cio_inode *ino)
 {
-	if (atomic_fetch_sub(&ino->i_async_writes, 1) == 1) {
-		pthread_mutex_lock(&ino->i_lock);
+	pthread_mutex_lock(&ino->i_lock);
+	if (atomic_fetch_sub(&ino->i_async_writes, 1) == 1)
 		pthread_cond_broadcast(&ino->i_cond);
-		pthread_mutex_unlock(&ino->i_lock);
-	}
+	pthread_mutex_unlock(&ino->i_lock);
 }
 
 void cio_async_writes_wait(struct cio_inode *ino)
 {
-	if (!atomic_load(&ino->i_async_writes))
-		return;
 	pthread_mutex_lock(&ino->i_lock);
 	while (atomic_load(&ino->i_async_writes))
 		pthread_cond_wait(&ino->i_cond, &ino->i_lock);
@@ -250,9 +250,10 @@ void cio_ctx_post(struct cio_aop *a)
 	/* a reaper of this context waits in the engine: wake it, unless it is
 	 * this thread (it looks at the events when its poll returns) */
 	bool kick = cx->cx_polling > (cx_reaping == cx ? 1u : 0u);
+	struct cio_engine *e = cx->cx_cache->c_engine; /* cx may go once unlocked */
 	pthread_mutex_unlock(&cx->cx_lock);
 	if (kick)
-		cx->cx_cache->c_engine->ops->kick(cx->cx_cache->c_engine);
+		e->ops->kick(e);
 	if (counted)
 		cio_async_writes_put(ino);
 }

@@ -305,7 +305,15 @@ static void *ur_reaper(void *arg)
 	return NULL;
 }
 
-/* poll(): reap on this thread; wait up to @ts for one completion. */
+/*
+ * poll(): reap on this thread; wait up to @ts (at most UR_POLL_MAX) for one
+ * completion. The cap bounds a lost kick: the completion thread may reap a
+ * kick's NOP before it has seen that a poller registered, and the poller
+ * then waits in the kernel for nothing; callers re-check their condition
+ * after every return, so the cost of such a race is one capped wait.
+ * Without IORING_FEAT_EXT_ARG the kernel wait has no timeout: sleep briefly.
+ */
+#define UR_POLL_MAX_NS 10000000L /* 10 ms */
 static int ur_poll(struct cio_engine *e, const struct timespec *ts)
 {
 	struct ur_engine *ue = e->priv;
@@ -314,7 +322,15 @@ static int ur_poll(struct cio_engine *e, const struct timespec *ts)
 	pthread_mutex_unlock(&ue->ur_cq_lock);
 	unsigned n = ur_reap(ue);
 	if (!n) {
-		ur_kernel_wait(ue, ts);
+		struct timespec cap = { 0, UR_POLL_MAX_NS };
+		if (ts && (ts->tv_sec == 0 && ts->tv_nsec < cap.tv_nsec))
+			cap = *ts;
+		if (ue->ur_ext_arg) {
+			ur_kernel_wait(ue, &cap);
+		} else {
+			struct timespec nap = { 0, 100000 };
+			nanosleep(&nap, NULL);
+		}
 		n = ur_reap(ue);
 	}
 	pthread_mutex_lock(&ue->ur_cq_lock);

@@ -249,6 +249,7 @@ void cio_inode_drop_all_pages(struct cio_inode *ino)
  * Return: 0 (freed) or the write-back error (kept, pages still dirty). */
 int __cio_inode_release(struct cio_cache *c, struct cio_inode *ino, bool force)
 {
+	cio_async_writes_wait(ino); /* a context's post may still hold it */
 	int r = cio_writeback_inode(ino, 0, UINT64_MAX);
 	int fix = cio_backing_fixup(ino);
 	if (r == 0 && atomic_load(&ino->i_ndirty))

@@ -4,8 +4,8 @@
  * no buffer is touched after destroy returns.
  *
  * The file holds NB blocks (B = max(4096, logical block size)) stamped OLD.
- * A fault rule delays every device read and write by DELAY_US plus a random
- * 0..JITTER_US. Each round submits NOPS operations to a context of depth
+ * While operations are in flight a fault rule delays every device read and
+ * write by DELAY_US plus a random 0..JITTER_US. Each round submits NOPS operations to a context of depth
  * DEPTH (more than a context runs at once, so some wait PENDING), each on a
  * block of its own and with a buffer of its own (malloc'ed): direct and
  * cached writes of the block's NEW stamp, direct and cached reads, and a
@@ -28,22 +28,62 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define NB 512
-#define NOPS 400
+#define NOPS 500
 #define DEPTH 512
-#define ROUNDS 6
-#define DELAY_US 2000
-#define JITTER_US 8000
+#define ROUNDS 4
+#define DELAY_US 1000
+#define JITTER_US 4000
+#define STALL_S 60
 #define SEED_OLD 81
 #define SEED_NEW 82
 #define GARBAGE 0xDB
 
 enum { K_CW, K_DW, K_CR, K_DR, K_FSYNC };
+
+/* cio_ctx_destroy() on a helper thread, so that a destroy that never
+ * returns fails with a message instead of hanging until the watchdog:
+ * normally it takes milliseconds (the slowest operation's delay). */
+struct destroyer {
+	cio_ctx *cx;
+	int rc;
+	atomic_int done;
+};
+
+static void *destroy_thread(void *arg)
+{
+	struct destroyer *d = arg;
+	d->rc = cio_ctx_destroy(d->cx);
+	atomic_store(&d->done, 1);
+	return NULL;
+}
+
+static int destroy_watched(cio_ctx *cx, int nops)
+{
+	struct destroyer d;
+	d.cx = cx;
+	d.rc = -1;
+	atomic_init(&d.done, 0);
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, destroy_thread, &d), 0);
+	uint64_t t0 = t_now_ns();
+	while (!atomic_load(&d.done)) {
+		CHECKF(t_now_ns() - t0 < STALL_S * 1000000000ull,
+		       "cio_ctx_destroy with %d operations submitted has not"
+		       " returned after %d s: the context is stuck (operations"
+		       " queued for a runner thread while every runner waits"
+		       " for them?)", nops, STALL_S);
+		t_sleep_ms(1);
+	}
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	return d.rc;
+}
 
 static const char *block_state(const uint8_t *p, const uint8_t *old,
                                const uint8_t *nw, size_t B)
@@ -58,9 +98,10 @@ static const char *block_state(const uint8_t *p, const uint8_t *old,
 	return "mixed";
 }
 
-static void round_(uint32_t ps, int round, const char *path, cio_cache *c,
-                   size_t B, const uint8_t *old, const uint8_t *nw,
-                   uint8_t *written)
+/* One round; returns how often the delay rule fired. */
+static long long round_(uint32_t ps, int round, const char *path, cio_cache *c,
+                        size_t B, const uint8_t *old, const uint8_t *nw,
+                        uint8_t *written)
 {
 	t_ctx("ps=%u round %d", ps, round);
 	cio_file *f = t_open(c, path, O_RDWR);
@@ -115,6 +156,16 @@ static void round_(uint32_t ps, int round, const char *path, cio_cache *c,
 		}
 	}
 
+	/* slow device while the operations are in flight */
+	struct cio_fault_rule r;
+	memset(&r, 0, sizeof r);
+	r.ops = CIO_FAULT_READ | CIO_FAULT_WRITE;
+	r.delay_us = DELAY_US;
+	r.jitter_us = JITTER_US;
+	r.count = -1;
+	int id = cio_fault_add(c, &r);
+	CHECKF(id >= 0, "cio_fault_add = %d (%s)", id, t_errname(id));
+
 	cio_ctx *cx = NULL;
 	CHECK_EQ(cio_ctx_create(c, DEPTH, &cx), 0);
 	int acc = 0;
@@ -131,9 +182,12 @@ static void round_(uint32_t ps, int round, const char *path, cio_cache *c,
 		int n = cio_ctx_getevents(cx, 3, 8, ev, NULL);
 		CHECK_GE(n, 3);
 	}
-	int rc = cio_ctx_destroy(cx);
+	int rc = destroy_watched(cx, NOPS);
 	CHECKF(rc == 0, "cio_ctx_destroy with operations in flight = %d (%s)",
 	       rc, t_errname(rc));
+
+	long long fired = cio_fault_fired(c, id);
+	CHECK_EQ(cio_fault_clear(c, id), 0); /* the checks below at full speed */
 
 	/* the buffers are ours again: scribble, then free them */
 	for (int i = 0; i < NOPS; i++)
@@ -186,6 +240,7 @@ static void round_(uint32_t ps, int round, const char *path, cio_cache *c,
 	free(again);
 	free(got);
 	t_close(f);
+	return fired;
 }
 
 static void run(uint32_t ps)
@@ -205,19 +260,11 @@ static void run(uint32_t ps)
 	uint8_t written[NB];
 	memset(written, 0, sizeof written);
 
-	struct cio_fault_rule r;
-	memset(&r, 0, sizeof r);
-	r.ops = CIO_FAULT_READ | CIO_FAULT_WRITE;
-	r.delay_us = DELAY_US;
-	r.jitter_us = JITTER_US;
-	r.count = -1;
-	int id = cio_fault_add(c, &r);
-	CHECKF(id >= 0, "cio_fault_add = %d (%s)", id, t_errname(id));
-
+	long long fired = 0;
 	for (int round = 0; round < ROUNDS; round++)
-		round_(ps, round, path, c, B, old, nw, written);
+		fired += round_(ps, round, path, c, B, old, nw, written);
 	t_log("ps=%u engine %s: %d rounds, delay rule fired %lld times", ps,
-	      t_cstats(c).engine, ROUNDS, (long long)cio_fault_fired(c, id));
+	      t_cstats(c).engine, ROUNDS, fired);
 	t_destroy(c);
 	free(old);
 	free(nw);
