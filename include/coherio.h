@@ -77,7 +77,7 @@ struct cio_cache_opts {
 	uint64_t memory_bytes;   /* hard memory budget: frames, page descriptors,
 	                          * replacement and index state. 0 = 64 MiB.   */
 	uint32_t page_size;      /* power of two, 4 KiB..1 MiB; 0 = 4096.      */
-	uint32_t readahead_max;  /* largest readahead window in pages; 0 = 64,
+	uint32_t readahead_max;  /* largest readahead window in pages; 0 = 256,
 	                          * 1 = readahead off.                         */
 	uint32_t writeback_batch;/* dirty pages written per eviction batch;
 	                          * 0 = 32.                                    */

@@ -397,6 +397,8 @@ static int op_prepare(struct cio_aop *a, const struct cio_op *op)
 	return 0;
 }
 
+static int submit_batch(cio_ctx *cx, const struct cio_op *ops, int nr);
+
 int cio_ctx_submit(cio_ctx *cx, const struct cio_op *ops, int nr)
 {
 	if (!cx)
@@ -405,6 +407,17 @@ int cio_ctx_submit(cio_ctx *cx, const struct cio_op *ops, int nr)
 		return nr == 0 ? 0 : -EINVAL;
 	if (!ops)
 		return -EFAULT;
+	/* One hand-over to the kernel for the whole batch: operations only
+	 * queue their requests while plugged (nothing here waits). */
+	struct cio_engine *e = cx->cx_cache->c_engine;
+	cio_engine_plug(e);
+	int i = submit_batch(cx, ops, nr);
+	cio_engine_unplug(e);
+	return i;
+}
+
+static int submit_batch(cio_ctx *cx, const struct cio_op *ops, int nr)
+{
 	int i;
 	for (i = 0; i < nr; i++) {
 		pthread_mutex_lock(&cx->cx_lock);

@@ -36,7 +36,7 @@ int cio_cache_create(cio_cache **out, const struct cio_cache_opts *opts)
 	if (!o.page_size)
 		o.page_size = 4096;
 	if (!o.readahead_max)
-		o.readahead_max = 64;
+		o.readahead_max = 256; /* 1 MiB of 4 KiB pages */
 	if (!o.writeback_batch)
 		o.writeback_batch = 32;
 	if (o.page_size < 4096 || o.page_size > (1u << 20) || (o.page_size & (o.page_size - 1)))

@@ -81,13 +81,40 @@ struct cio_engine_ops {
 	int (*poll)(struct cio_engine *e, const struct timespec *timeout);
 	/* Optional, with poll: wake the threads waiting in poll(). */
 	void (*kick)(struct cio_engine *e);
+	/* Optional. While this thread holds a plug, submit() may queue
+	 * requests without handing them to the kernel; unplug (or a flush)
+	 * hands them over in one go. A plugged thread must flush before it
+	 * waits for anything. */
+	void (*plug)(struct cio_engine *e, bool on);
 };
+
 
 struct cio_engine {
 	const struct cio_engine_ops *ops;
 	struct cio_engine *inner;   /* wrapped engine (fault engine)           */
 	void *priv;
 };
+
+/* Plug helpers (no-ops for engines without plug). */
+static inline void cio_engine_plug(struct cio_engine *e)
+{
+	if (e->ops->plug)
+		e->ops->plug(e, true);
+}
+static inline void cio_engine_unplug(struct cio_engine *e)
+{
+	if (e->ops->plug)
+		e->ops->plug(e, false);
+}
+/* Hand over what this thread queued, staying plugged. */
+static inline void cio_engine_flush(struct cio_engine *e)
+{
+	if (e->ops->plug) {
+		e->ops->plug(e, false);
+		e->ops->plug(e, true);
+	}
+}
+
 
 struct cio_cache_opts;
 /* Create the engine @opts asks for (engine_select.c): CIO_ENGINE_AUTO reads

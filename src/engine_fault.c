@@ -323,6 +323,12 @@ static const struct cio_engine_ops fault_ops = {
 	.register_buffers = fault_register_buffers,
 };
 
+static void fault_plug(struct cio_engine *e, bool on)
+{
+	if (e->inner->ops->plug)
+		e->inner->ops->plug(e->inner, on);
+}
+
 static const struct cio_engine_ops fault_ops_poll = {
 	.name = "fault",
 	.submit = fault_submit,
@@ -330,6 +336,7 @@ static const struct cio_engine_ops fault_ops_poll = {
 	.register_buffers = fault_register_buffers,
 	.poll = fault_poll,
 	.kick = fault_kick,
+	.plug = fault_plug,
 };
 
 int cio_engine_fault_create(struct cio_engine *inner, struct cio_engine **out)

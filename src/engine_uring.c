@@ -76,8 +76,9 @@ struct ur_engine {
 	int             ur_stopping;   /* destroy() began, ur_lock            */
 	pthread_t       ur_thread;     /* the completion thread; immutable    */
 	pthread_mutex_t ur_cq_lock;    /* the CQ side, ur_pollers             */
-	pthread_cond_t  ur_idle;       /* ur_pollers fell to 0                */
+	pthread_cond_t  ur_idle;       /* the completion thread's timed park  */
 	int             ur_pollers;    /* threads inside poll(), ur_cq_lock   */
+	int             ur_linger;     /* a poller left recently, ur_cq_lock  */
 	_Atomic int     ur_stop_seen;  /* the UR_STOP CQE was reaped          */
 	int             ur_ext_arg;    /* kernel waits take a timeout; immut. */
 	uint8_t        *ur_fixed_base; /* registered memory or NULL, ur_lock  */
@@ -88,6 +89,11 @@ struct ur_engine {
  * thread's, or a poller's): its submits must not wait for space, which only
  * reaping frees (NULL elsewhere). */
 static _Thread_local struct ur_engine *ur_self;
+
+/* This thread's plug: requests it queues on ur_plugged stay in the SQ until
+ * it unplugs (one io_uring_submit for a batch). */
+static _Thread_local struct ur_engine *ur_plugged;
+static _Thread_local unsigned ur_plug_depth;
 
 static void ur_pause(void)
 {
@@ -177,6 +183,8 @@ static int __ur_queue(struct ur_engine *ue, struct cio_io *io, uint64_t ud)
 		io_uring_sqe_set_data64(sqe, ud);
 	}
 	ue->ur_inflight++;
+	if (io && ur_plugged == ue && ur_plug_depth)
+		return 0; /* plugged: the unplug's submit hands it over */
 
 	/* 2. Hand it over. EINTR, EAGAIN (kernel short of memory) and EBUSY
 	 *    (CQ overflow backlog, drained by the completion thread) pass. */
@@ -205,9 +213,13 @@ static int ur_submit(struct cio_engine *e, struct cio_io *io)
 	if (io->op < CIO_OP_READ || io->op > CIO_OP_FDATASYNC)
 		return -EINVAL;
 	pthread_mutex_lock(&ue->ur_lock);
-	/* The completion thread must not wait for itself (see top). */
-	while (ue->ur_inflight >= ue->ur_cap && !ue->ur_stopping && ur_self != ue)
+	/* The completion thread must not wait for itself (see top); nor may
+	 * a plugged thread wait for SQEs it has not handed over. */
+	while (ue->ur_inflight >= ue->ur_cap && !ue->ur_stopping && ur_self != ue) {
+		if (io_uring_sq_ready(&ue->ur_ring))
+			(void)io_uring_submit(&ue->ur_ring);
 		pthread_cond_wait(&ue->ur_space, &ue->ur_lock);
+	}
 	if (ue->ur_stopping)
 		r = -ESHUTDOWN; /* a caller bug: submit during destroy */
 	else
@@ -289,9 +301,23 @@ static void *ur_reaper(void *arg)
 	struct ur_engine *ue = arg;
 
 	for (;;) {
+		/* Park while a poller reaps, and 1 ms after the last one left
+		 * (it usually comes straight back): polled every 1 ms rather
+		 * than woken per event, so the two do not take turns at the CQ.
+		 * Nothing is lost meanwhile: pollers reap everything. */
 		pthread_mutex_lock(&ue->ur_cq_lock);
-		while (ue->ur_pollers)
-			pthread_cond_wait(&ue->ur_idle, &ue->ur_cq_lock);
+		while (ue->ur_pollers || ue->ur_linger) {
+			struct timespec dl;
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += 1000000;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_nsec -= 1000000000L;
+				dl.tv_sec++;
+			}
+			if (!ue->ur_pollers)
+				ue->ur_linger = 0;
+			pthread_cond_timedwait(&ue->ur_idle, &ue->ur_cq_lock, &dl);
+		}
 		pthread_mutex_unlock(&ue->ur_cq_lock);
 		if (ur_reap(ue))
 			continue;
@@ -335,9 +361,33 @@ static int ur_poll(struct cio_engine *e, const struct timespec *ts)
 	}
 	pthread_mutex_lock(&ue->ur_cq_lock);
 	if (--ue->ur_pollers == 0)
-		pthread_cond_signal(&ue->ur_idle);
+		ue->ur_linger = 1; /* the completion thread resumes after 1 ms */
 	pthread_mutex_unlock(&ue->ur_cq_lock);
 	return (int)n;
+}
+
+static void ur_plug(struct cio_engine *e, bool on)
+{
+	struct ur_engine *ue = e->priv;
+	if (on) {
+		if (ur_plugged && ur_plugged != ue)
+			return; /* one engine plugged per thread; others go straight */
+		ur_plugged = ue;
+		ur_plug_depth++;
+		return;
+	}
+	if (ur_plugged != ue || !ur_plug_depth)
+		return;
+	if (--ur_plug_depth)
+		return;
+	ur_plugged = NULL;
+	pthread_mutex_lock(&ue->ur_lock);
+	for (int tries = 0; io_uring_sq_ready(&ue->ur_ring) && tries < 1000; tries++) {
+		int r = io_uring_submit(&ue->ur_ring);
+		if (r < 0 && r != -EINTR)
+			ur_pause();
+	}
+	pthread_mutex_unlock(&ue->ur_lock);
 }
 
 static void ur_kick(struct cio_engine *e)
@@ -413,6 +463,7 @@ static const struct cio_engine_ops ur_ops = {
 	.wait_inline = true,
 	.poll = ur_poll,
 	.kick = ur_kick,
+	.plug = ur_plug,
 };
 
 int cio_engine_uring_create(unsigned queue_depth, struct cio_engine **out)

@@ -8,7 +8,7 @@
  *
  * Ordering rules that make fills coherent with direct writes (G1, G5):
  * Readahead: a miss reads its own page on the caller's thread and the rest
- * of its window as one background request (ra_submit); a hit on the middle
+ * of its window as one background request (ra_submit); a hit on the second
  * page of the last window starts the next one (readahead_ahead), so a
  * sequential stream finds its pages ready. Completions never block.
  *
@@ -206,8 +206,13 @@ static void ra_issue(struct ra_req *r)
 	memset(&r->io, 0, sizeof(r->io));
 	r->io.op = CIO_OP_READ;
 	r->io.fd = ino->i_fd;
-	r->io.iovcnt = cio_iov_slice(r->iov, r->n, r->done, r->need - r->done, r->part, 64);
-	r->io.iov = r->part;
+	if (r->done == 0 && r->need == (size_t)r->n * ino->i_cache->c_page_size) {
+		r->io.iovcnt = r->n; /* the whole window in one request */
+		r->io.iov = r->iov;
+	} else {
+		r->io.iovcnt = cio_iov_slice(r->iov, r->n, r->done, r->need - r->done, r->part, 64);
+		r->io.iov = r->part;
+	}
 	r->io.off = r->base + r->done;
 	r->io.lbs = ino->i_lbs;
 	r->io.ino = ino;
@@ -259,13 +264,14 @@ static void ra_submit(struct cio_inode *ino, struct cio_page **v, int n)
 }
 
 /* Note a window [start, start+n) of size @w in the handle's stream: the
- * next miss expected at its end, the next window started by a hit in its
- * middle (cio_page_get). */
+ * next miss expected at its end, the next window started by a hit on the
+ * page after @start (cio_page_get), so one window is always ahead of the
+ * reader. */
 static void ra_note(cio_file *f, uint64_t start, int n, uint32_t w)
 {
 	atomic_store_explicit(&f->h_ra_next, start + (uint64_t)n, memory_order_relaxed);
 	atomic_store_explicit(&f->h_ra_window, w, memory_order_relaxed);
-	atomic_store_explicit(&f->h_ra_trigger, n > 1 ? start + (uint64_t)n / 2 : UINT64_MAX,
+	atomic_store_explicit(&f->h_ra_trigger, n > 1 ? start + 1 : UINT64_MAX,
 	                      memory_order_relaxed);
 }
 

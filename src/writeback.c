@@ -130,12 +130,21 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 	struct cio_cache *c = ino->i_cache;
 	uint64_t pstart = pg->pg_index << c->c_page_shift;
 	for (;;) {
-		if (wait)
+		/* Every wait below is preceded by a flush: runs this thread
+		 * queued under the plug must reach the kernel first, or what
+		 * we wait for could be waiting for them. */
+		if (wait && (atomic_load(&pg->pg_flags) & PG_WRITEBACK)) {
+			cio_engine_flush(c->c_engine);
 			cio_page_wait_writeback(ino, pg);
+		}
 		if (!(atomic_load(&pg->pg_flags) & PG_DIRTY))
 			return 0;
-		if (cio_latch(ino, pg, LATCH_SHARED, !wait) < 0)
-			return 0;
+		if (cio_latch(ino, pg, LATCH_SHARED, true) < 0) {
+			if (!wait)
+				return 0;
+			cio_engine_flush(c->c_engine);
+			cio_latch(ino, pg, LATCH_SHARED, false);
+		}
 		uint32_t fl = atomic_load(&pg->pg_flags);
 		if ((fl & PG_REMOVED) || !(fl & PG_DIRTY)) {
 			cio_unlatch(ino, pg, LATCH_SHARED);
@@ -156,6 +165,7 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 			cio_unlatch(ino, pg, LATCH_SHARED);
 			if (!wait)
 				return 0;
+			cio_engine_flush(c->c_engine);
 			cio_range_wait_clear(ino, pstart, pstart + c->c_page_size);
 			continue;
 		}
@@ -323,7 +333,9 @@ int cio_writeback_pages(struct cio_inode *ino, struct cio_page **v, size_t n,
 {
 	struct wb_batch b = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
 	struct cio_page *run[RUN_MAX];
+	struct cio_engine *e = ino->i_cache->c_engine;
 	int nrun = 0;
+	cio_engine_plug(e); /* all runs in one hand-over (see wb_prepare) */
 	for (size_t i = 0; i <= n; i++) {
 		bool flush = (i == n) || nrun == RUN_MAX ||
 		             (nrun && v[i]->pg_index != run[nrun - 1]->pg_index + 1);
@@ -340,6 +352,7 @@ int cio_writeback_pages(struct cio_inode *ino, struct cio_page **v, size_t n,
 			nrun = 0;
 		}
 	}
+	cio_engine_unplug(e);
 	pthread_mutex_lock(&b.lock);
 	while (b.inflight)
 		pthread_cond_wait(&b.cond, &b.lock);
