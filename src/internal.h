@@ -197,6 +197,7 @@ struct cio_inode {
 	_Atomic uint64_t i_npages;     /* pages in the index                   */
 	_Atomic uint64_t i_ndirty;     /* of which dirty or under write-back   */
 	_Atomic uint64_t i_wb_errors;  /* failed write-backs                   */
+	_Atomic int      i_wrote;      /* coherio wrote to i_fd (fixup may trim) */
 	_Atomic uint32_t i_async_writes; /* accepted async writes not finished;
 	                                * 0-transitions broadcast i_cond       */
 

@@ -104,6 +104,7 @@ int cio_write_page_locked(struct cio_inode *ino, struct cio_page *pg)
 	ssize_t w = len;
 	if (len) {
 		struct iovec iov = { cio_page_data(c, pg), len };
+		atomic_store_explicit(&ino->i_wrote, 1, memory_order_relaxed);
 		w = cio_dev_write_full(ino, &iov, 1, pg->pg_index << c->c_page_shift, len, NULL);
 	}
 	if (w != (ssize_t)len) {
@@ -257,6 +258,7 @@ static void run_done(struct cio_io *io)
 static void run_issue(struct wb_run *r)
 {
 	struct cio_inode *ino = r->ino;
+	atomic_store_explicit(&ino->i_wrote, 1, memory_order_relaxed);
 	struct cio_cache *c = ino->i_cache;
 	memset(&r->io, 0, sizeof(r->io));
 	r->io.op = CIO_OP_WRITE;
@@ -379,21 +381,27 @@ int cio_writeback_inode(struct cio_inode *ino, uint64_t first, uint64_t last)
 }
 
 /*
- * cio_backing_fixup() - make the backing file's size equal coherio's view.
- * Write-backs move whole logical blocks, so the file can be a little longer
- * than the size (with zeros); skipped while a range is registered (a direct
- * write in flight may have put data past the size already).
+ * cio_backing_fixup() - make the backing file's size equal coherio's view,
+ * undoing only what coherio itself did: write-backs move whole logical
+ * blocks, so the file can end up to a page past the size (with zeros), and
+ * cached writes past the end need the file extended. Nothing is trimmed
+ * unless coherio wrote to the file (i_wrote), and never more than that
+ * padding: a file another process extended behind the cache keeps its data
+ * (revalidation, G10, is not built yet). Skipped while a range is
+ * registered (a direct write in flight may have put data past the size).
  */
 int cio_backing_fixup(struct cio_inode *ino)
 {
 	struct stat st;
 	int r = 0;
-	if (ino->i_blockdev || !ino->i_writable)
+	if (ino->i_blockdev || !ino->i_writable || !atomic_load(&ino->i_wrote))
 		return 0;
 	pthread_mutex_lock(&ino->i_lock);
 	if (!ino->i_ranges && fstat(ino->i_fd, &st) == 0) {
 		int64_t size = atomic_load(&ino->i_size);
-		if (st.st_size != size && ftruncate(ino->i_fd, size) < 0)
+		int64_t pad_end = size + (int64_t)ino->i_cache->c_page_size;
+		if ((st.st_size < size || (st.st_size > size && st.st_size <= pad_end)) &&
+		    ftruncate(ino->i_fd, size) < 0)
 			r = -errno;
 	}
 	pthread_mutex_unlock(&ino->i_lock);
