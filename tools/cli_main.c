@@ -20,11 +20,23 @@ static const char usage_text[] =
 "        the tour: a coherency check across paths (guarantees G2, G1, G5,\n"
 "        G3), then a benchmark against the kernel on the same file (about\n"
 "        20 s). Exits 0 if every guarantee held, 1 if one did not.\n"
-"  check [--dir DIR] [--quick]     only the coherency check\n"
-"  bench [--dir DIR] [--rounds N]  only the benchmark\n"
+"  check [--duration T | --ops N] [--threads N] [--faults] [--crash N] ...\n"
+"        the model-based stress of every path (cached, direct, async,\n"
+"        pinned) with faults, crashes and a reference model; exits 1 at\n"
+"        the first violation with its history; see 'coherio check --help'\n"
+"        (--tour: only the short guarantee tour of demo).\n"
+"  bench [--quick] [--rounds N] [--size SIZE] [--threads N] [--only LIST]\n"
+"        [--json] [--plot DIR] [--dir DIR]\n"
+"        the full benchmark suite, coherio side by side with the kernel\n"
+"        (page cache, O_DIRECT with io_uring, mmap, fio) with targets and\n"
+"        PASS/MISS; see 'coherio bench --help'.\n"
 "  stats FILE\n"
 "        read FILE once sequentially through coherio and print the cache\n"
 "        and file statistics.\n"
+"  run [--paths P] [--cache SIZE] [--engine E] [--stats] -- PROGRAM [ARGS]\n"
+"        run an unmodified PROGRAM with its files under P served by coherio\n"
+"        (POSIX file calls and libaio, through the preload library); see\n"
+"        'coherio run --help'.\n"
 "  version                         print the version and build flags\n"
 "  help, --help                    this text\n"
 "\n"
@@ -140,9 +152,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "demo") == 0)
 		return run_scratch(argc - 1, argv + 1, 1, 1);
 	if (strcmp(cmd, "check") == 0)
-		return run_scratch(argc - 1, argv + 1, 1, 0);
+		return cli_check_stress(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench") == 0)
-		return run_scratch(argc - 1, argv + 1, 0, 1);
+		return cli_bench_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "stats") == 0) {
 		if (argc == 3 && (strcmp(argv[2], "--help") == 0 ||
 		                  strcmp(argv[2], "-h") == 0)) {
@@ -153,6 +165,8 @@ int main(int argc, char **argv)
 			return bad_usage("%s", "stats wants exactly one FILE");
 		return cli_stats(argv[2]);
 	}
+	if (strcmp(cmd, "run") == 0)
+		return cli_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		print_version();
 		return CLI_EXIT_OK;
