@@ -315,7 +315,8 @@ static int vec_push(struct cio_page ***v, size_t *n, size_t *cap, struct cio_pag
 
 /*
  * cio_page_collect() - references to the cached pages with index in
- * [@first, @last] (dirty ones only if @dirty_only), sorted by index. The
+ * [@first, @last] (with @dirty_only: the dirty ones and those under
+ * write-back, which fsync must wait for too), sorted by index. The
  * caller drops them with cio_page_put_all() and frees *out.
  * Return: 0 or -ENOMEM (nothing held).
  */
@@ -339,7 +340,7 @@ int cio_page_collect(struct cio_inode *ino, uint64_t first, uint64_t last,
 			struct cio_page *pg = cio_page_lookup(ino, i);
 			if (!pg)
 				continue;
-			if (dirty_only && !(atomic_load(&pg->pg_flags) & PG_DIRTY)) {
+			if (dirty_only && !(atomic_load(&pg->pg_flags) & (PG_DIRTY | PG_WRITEBACK))) {
 				cio_page_put(ino, pg);
 				continue;
 			}
@@ -358,7 +359,7 @@ int cio_page_collect(struct cio_inode *ino, uint64_t first, uint64_t last,
 					id = pg->pg_hnext;
 					if (pg->pg_index < first || pg->pg_index > last)
 						continue;
-					if (dirty_only && !(atomic_load(&pg->pg_flags) & PG_DIRTY))
+					if (dirty_only && !(atomic_load(&pg->pg_flags) & (PG_DIRTY | PG_WRITEBACK)))
 						continue;
 					err = vec_push(&v, &cnt, &cap, pg);
 					if (!err)
