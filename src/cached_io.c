@@ -2,7 +2,9 @@
  * cached_io.c - the cached path: reads copy out of cached pages under a
  * shared latch; writes copy in under an exclusive latch and mark the pages
  * dirty. An extending write grows the size after the data is in the page
- * (G5). No locks of its own: pages are latched one at a time.
+ * (G5). No locks of its own: pages are latched one at a time. A write is
+ * inside the truncate fence for the whole call (truncate.c); readers
+ * re-check the size once their page is ready.
  */
 #include "internal.h"
 
@@ -33,6 +35,19 @@ ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len,
 				*cut = err;
 			return done ? (ssize_t)done : err;
 		}
+		/* A truncate may have cut the file while the page was filled
+		 * (truncate.c Step 3 publishes the size before the device is
+		 * cut): the size now, not the one at entry, bounds the copy. */
+		int64_t now = atomic_load_explicit(&ino->i_size, memory_order_acquire);
+		if ((int64_t)pos >= now) {
+			cio_unlatch(ino, pg, LATCH_SHARED);
+			cio_page_put(ino, pg);
+			break;
+		}
+		if ((uint64_t)now - pos < k) {
+			k = (size_t)((uint64_t)now - pos);
+			len = done + k;
+		}
 		cio_iov_copy_out(iov, n, done, cio_page_data(c, pg) + pofs, k);
 		cio_unlatch(ino, pg, LATCH_SHARED);
 		cio_page_put(ino, pg);
@@ -59,6 +74,11 @@ ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len
 			return -ENOSPC;
 		len = CIO_MIN(len, (uint64_t)size - off);
 	}
+	if (len == 0)
+		return 0;
+	err = cio_write_enter(ino, (off + len - 1) >> c->c_page_shift, false); /* truncate.c */
+	if (err < 0)
+		return err;
 	while (done < len) {
 		uint64_t pos = off + done;
 		size_t pofs = pos & (ps - 1);
@@ -74,6 +94,7 @@ ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len
 		cio_page_put(ino, pg);
 		done += k;
 	}
+	cio_write_exit(ino);
 	if (done && (flags & CIO_RW_DSYNC)) {
 		uint64_t first = off >> c->c_page_shift;
 		uint64_t last = (off + done - 1) >> c->c_page_shift;

@@ -207,6 +207,15 @@ void cio_aop_finish(struct cio_aop *a, int64_t res, int32_t res2)
 static void finish_transfer(struct cio_aop *a)
 {
 	if (a->kind == AK_DIRECT_READ && !a->err && a->done < a->clip) {
+		/* ... unless a truncate cut the file meanwhile (truncate.c
+		 * publishes the size before it cuts the device): then the end
+		 * of the device's file is the end of the file. */
+		int64_t now = atomic_load_explicit(&a->file->h_inode->i_size, memory_order_acquire);
+		int64_t off = a->op.off;
+		if (off + (int64_t)a->clip > now)
+			a->clip = CIO_MAX(a->done, now > off ? (size_t)(now - off) : 0);
+	}
+	if (a->kind == AK_DIRECT_READ && !a->err && a->done < a->clip) {
 		size_t end = (a->clip + a->file->h_inode->i_lbs - 1) / a->file->h_inode->i_lbs *
 		             a->file->h_inode->i_lbs;
 		struct iovec part[64];

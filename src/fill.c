@@ -321,7 +321,12 @@ static struct cio_page *page_miss(cio_file *f, uint64_t idx, int mode,
 		size_t need = fill_need(c, base, 1, size), got = 0;
 		if (need) {
 			struct iovec iov = { cio_page_data(c, v[0]), ps };
-			ssize_t r = cio_dev_read_full(ino, &iov, 1, base, need, NULL);
+			int cut = 0;
+			ssize_t r = cio_dev_read_full(ino, &iov, 1, base, need, &cut);
+			/* An error after a partial transfer is still an error:
+			 * zero-filling the rest would cache zeros as data. */
+			if (r >= 0 && cut < 0)
+				r = cut;
 			if (r < 0) {
 				fail_new_pages(ino, v, n);
 				*err = (int)r;

@@ -79,6 +79,7 @@ static int inode_create(struct cio_cache *c, const char *path, int hfd,
 	ino->i_fd = -1;
 	pthread_mutex_init(&ino->i_lock, NULL);
 	pthread_cond_init(&ino->i_cond, NULL);
+	atomic_init(&ino->i_trunc_page, UINT64_MAX);
 	for (int s = 0; s < CIO_NSHARDS; s++) {
 		r = cio_shard_init(c, &ino->i_shards[s]);
 		if (r < 0) {

@@ -190,6 +190,12 @@ struct cio_inode {
 	_Atomic uint32_t i_nranges;    /* length of i_ranges (lock-free peek)  */
 	_Atomic int64_t i_size;        /* coherio's view; store under i_lock,
 	                                * load anywhere (acquire)              */
+	_Atomic uint64_t i_trunc_page; /* a truncate in progress: first page it
+	                                * may cut or expose (UINT64_MAX: none);
+	                                * store under i_lock (truncate.c)      */
+	_Atomic uint32_t i_writers;    /* cached writes and write-pin set-ups
+	                                * inside; the truncate fence waits for
+	                                * 0 on i_cond                          */
 	struct cio_inode *i_next;
 	int      i_nhandles;
 
@@ -379,6 +385,8 @@ void    cio_async_writes_put(struct cio_inode *ino);
 int     cio_rw_check(cio_file *f, const struct iovec *iov, int n, int64_t off,
                      unsigned flags, bool write, size_t *len);
 int     cio_truncate_check(cio_file *f, int64_t size, unsigned flags);
+int     cio_write_enter(struct cio_inode *ino, uint64_t last_page, bool nowait);
+void    cio_write_exit(struct cio_inode *ino);
 ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off,
                         int *cut);
 ssize_t cio_cached_write(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off,

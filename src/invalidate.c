@@ -1,8 +1,9 @@
 /*
  * invalidate.c - cio_invalidate(): drop a range's cached pages without ever
  * losing dirty data (G3). Goes over the whole range; never stops at the
- * first failure. Registers the range first (range.c), so no direct write
- * is in flight over it and laundering cannot race one.
+ * first failure. Registers the range, widened to whole pages, first
+ * (range.c), so no direct write is in flight over its pages and laundering
+ * cannot race one.
  */
 #include "internal.h"
 
@@ -35,7 +36,13 @@ int cio_invalidate(cio_file *f, int64_t off, int64_t len, unsigned flags,
 	struct cio_cache *c = ino->i_cache;
 	uint64_t end = len ? (uint64_t)(off + len) : UINT64_MAX;
 	struct cio_range range;
-	cio_range_lock(ino, &range, (uint64_t)off, end, false);
+	/* The range covers whole pages: laundering writes whole pages, so a
+	 * direct write to another part of one of them must not run meanwhile
+	 * (the page's old copy of its bytes would land over it). */
+	uint64_t pmask = (uint64_t)c->c_page_size - 1;
+	uint64_t rend = end == UINT64_MAX || end > UINT64_MAX - pmask ? UINT64_MAX
+	                                                              : (end + pmask) & ~pmask;
+	cio_range_lock(ino, &range, (uint64_t)off & ~pmask, rend, false);
 
 	struct cio_page **v;
 	size_t n;

@@ -64,10 +64,23 @@ int cio_pin_range(cio_file *f, int64_t off, size_t len, unsigned flags, cio_pin 
 	}
 	int mode = write ? LATCH_EXCLUSIVE : LATCH_SHARED;
 	unsigned g = (flags & CIO_PIN_NOWAIT) ? GET_NOWAIT : 0;
+	if (write) {
+		r = cio_write_enter(ino, last, (flags & CIO_PIN_NOWAIT) != 0); /* truncate.c */
+		if (r < 0) {
+			if (np > CIO_PIN_INLINE) {
+				free(pin->pn_pages);
+				free(pin->seg);
+			}
+			memset(pin, 0, sizeof(*pin));
+			return r;
+		}
+	}
 	for (uint64_t i = 0; i < np; i++) {
 		struct cio_page *pg = cio_page_get(f, first + i, mode, g, &r);
 		if (!pg) {
 			pin_release(ino, pin->pn_pages, (int)i, mode);
+			if (write)
+				cio_write_exit(ino);
 			if (np > CIO_PIN_INLINE) {
 				free(pin->pn_pages);
 				free(pin->seg);
@@ -80,11 +93,24 @@ int cio_pin_range(cio_file *f, int64_t off, size_t len, unsigned flags, cio_pin 
 		uint64_t a = CIO_MAX(pstart, (uint64_t)off), b = CIO_MIN(pstart + c->c_page_size, end);
 		pin->seg[i].iov_base = cio_page_data(c, pg) + (a - pstart);
 		pin->seg[i].iov_len = b - a;
-		if (write)
-			cio_page_set_dirty(ino, pg);
 	}
-	if (write)
+	for (uint64_t i = 0; write && i < np; i++)
+		cio_page_set_dirty(ino, pin->pn_pages[i]);
+	/* A truncate may have cut the file while the pages were filled (see
+	 * cached_io.c): a read pin past the size now is -ENXIO, as at entry. */
+	if (!write && (int64_t)end > atomic_load_explicit(&ino->i_size, memory_order_acquire)) {
+		pin_release(ino, pin->pn_pages, (int)np, mode);
+		if (np > CIO_PIN_INLINE) {
+			free(pin->pn_pages);
+			free(pin->seg);
+		}
+		memset(pin, 0, sizeof(*pin));
+		return -ENXIO;
+	}
+	if (write) {
 		cio_size_extend(ino, (int64_t)end);
+		cio_write_exit(ino);
+	}
 	pin->nseg = (int)np;
 	pin->off = off;
 	pin->len = len;

@@ -123,9 +123,12 @@ void cio_frame_release(struct cio_cache *c, struct cio_page *pg)
 {
 	frame_reset(pg);
 	pthread_mutex_lock(&c->c_lru_lock);
+	/* Count the frame free before it can be taken again: decrementing
+	 * after the unlock let an allocator's increment come first, and
+	 * pages_used could read one above pages_total. */
+	atomic_fetch_sub(&c->c_nused, 1);
 	queue_push_head(c, Q_FREE, pg);
 	pthread_mutex_unlock(&c->c_lru_lock);
-	atomic_fetch_sub(&c->c_nused, 1);
 }
 
 /* Try to take @pg out of its inode's index for reuse. c_lru_lock held.

@@ -10,12 +10,15 @@
  *  Step 2. Latch every cached page from the cut on, in index order (waits
  *          for pins; with CIO_TRUNC_NOWAIT a busy page gives -EAGAIN and
  *          nothing has changed).
- *  Step 3. ftruncate the backing file, then publish the size.
+ *  Step 3. Publish the size, then ftruncate the backing file (a failed
+ *          ftruncate puts the old size back; readers meanwhile saw the
+ *          shorter file, which Linux's truncate shows them too).
  *  Step 4. Drop the pages past the cut (the documented discard of dirty
  *          data) and zero the tail of the page the cut falls in.
  *  Step 5. Again for pages a racing fill inserted after Step 2: such a fill
- *          inserted its page before it read, so either Step 5 finds it or it
- *          read after Step 3 and holds zeros.
+ *          inserted its page before it read, so Step 5 finds it; a reader
+ *          of such a page re-checks the size once the page is ready and
+ *          stops at the new end of file, never returning its zeros.
  * Up: ftruncate and publish; the new range reads as zeros (bytes of cached
  * pages past the size are always zero, see fill.c).
  */
@@ -67,14 +70,21 @@ static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
 			return r;
 		}
 	}
-	if (!ino->i_blockdev && ftruncate(ino->i_fd, (off_t)size) < 0) { /* Step 3 */
-		r = -errno;
-		release_pages(ino, v, n, n);
-		return r;
-	}
+	/* Step 3: the size first, so that a fill that reads the cut-off
+	 * device (zeros) serves a reader that re-checks the size after its
+	 * page is ready (cached_io.c, pin.c) and sees end of file there. */
+	int64_t old = atomic_load(&ino->i_size);
 	pthread_mutex_lock(&ino->i_lock);
 	atomic_store_explicit(&ino->i_size, (int64_t)size, memory_order_release);
 	pthread_mutex_unlock(&ino->i_lock);
+	if (!ino->i_blockdev && ftruncate(ino->i_fd, (off_t)size) < 0) {
+		r = -errno;
+		pthread_mutex_lock(&ino->i_lock);
+		atomic_store_explicit(&ino->i_size, old, memory_order_release);
+		pthread_mutex_unlock(&ino->i_lock);
+		release_pages(ino, v, n, n);
+		return r;
+	}
 	for (i = 0; i < n; i++)                                     /* Step 4 */
 		cut_page(ino, v[i], size);
 	release_pages(ino, v, n, n);
@@ -89,6 +99,75 @@ static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
 		free(v);
 	}
 	return 0;
+}
+
+/*
+ * The truncate fence. A cached write or a write pin is atomic with respect
+ * to a truncate: wholly before it or wholly after it. Otherwise the
+ * truncate's collect (Step 2) could miss a page the writer inserts, Step 5
+ * would drop data the writer put there, and a multi-page write could land
+ * half before the cut and half after it (zeros where it wrote). Writers
+ * enter (i_writers) for the whole call and check i_trunc_page; a truncate
+ * sets i_trunc_page, then waits until no writer is inside. Dekker pairing,
+ * all seq_cst: the writer increments i_writers then reads i_trunc_page;
+ * the truncate stores i_trunc_page then reads i_writers: one of them sees
+ * the other. A writer that meets the fence with its last page at or past
+ * it leaves and waits, holding no latch, for the truncate to end.
+ * A thread that holds a pin the truncate waits for and then writes past
+ * the cut would wait for itself: documented at cio_truncate() in coherio.h.
+ */
+static void fence_set(struct cio_inode *ino, uint64_t page)
+{
+	pthread_mutex_lock(&ino->i_lock);
+	atomic_store(&ino->i_trunc_page, page);
+	if (page == UINT64_MAX) {
+		pthread_cond_broadcast(&ino->i_cond);
+	} else {
+		while (atomic_load(&ino->i_writers))
+			pthread_cond_wait(&ino->i_cond, &ino->i_lock);
+	}
+	pthread_mutex_unlock(&ino->i_lock);
+}
+
+/* Wait, holding no latch, until no truncate runs (-EAGAIN with @nowait). */
+static int truncate_wait(struct cio_inode *ino, bool nowait)
+{
+	int r = 0;
+	pthread_mutex_lock(&ino->i_lock);
+	while (atomic_load(&ino->i_trunc_page) != UINT64_MAX) {
+		if (nowait) {
+			r = -EAGAIN;
+			break;
+		}
+		pthread_cond_wait(&ino->i_cond, &ino->i_lock);
+	}
+	pthread_mutex_unlock(&ino->i_lock);
+	return r;
+}
+
+/* A writer of pages up to @last_page enters: 0, or -EAGAIN with @nowait
+ * when a truncate would make it wait. Context: holds no latch. */
+int cio_write_enter(struct cio_inode *ino, uint64_t last_page, bool nowait)
+{
+	for (;;) {
+		atomic_fetch_add(&ino->i_writers, 1);
+		if (last_page < atomic_load(&ino->i_trunc_page))
+			return 0;
+		cio_write_exit(ino);
+		int r = truncate_wait(ino, nowait);
+		if (r < 0)
+			return r;
+	}
+}
+
+void cio_write_exit(struct cio_inode *ino)
+{
+	if (atomic_fetch_sub(&ino->i_writers, 1) == 1 &&
+	    atomic_load(&ino->i_trunc_page) != UINT64_MAX) {
+		pthread_mutex_lock(&ino->i_lock);
+		pthread_cond_broadcast(&ino->i_cond);
+		pthread_mutex_unlock(&ino->i_lock);
+	}
 }
 
 /* The argument checks of cio_truncate(), shared with the async path. */
@@ -123,17 +202,30 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 	if (r < 0)
 		return r;
 	int64_t old = atomic_load(&ino->i_size);
-	if (size < old) {
-		r = truncate_down(ino, (uint64_t)size, nowait);
-	} else if (size > old || size != old) {
+	fence_set(ino, (uint64_t)CIO_MIN(old, size) >> ino->i_cache->c_page_shift);
+	/* No writer is inside now and none can extend past min(old, size):
+	 * the loop only guards the decision, taken on the size under i_lock. */
+	for (;;) {
+		old = atomic_load(&ino->i_size);
+		if (size < old) {
+			r = truncate_down(ino, (uint64_t)size, nowait);
+			break;
+		}
+		if (size == old)
+			break;
 		if (ftruncate(ino->i_fd, (off_t)size) < 0) {
 			r = -errno;
-		} else {
-			pthread_mutex_lock(&ino->i_lock);
-			atomic_store_explicit(&ino->i_size, size, memory_order_release);
-			pthread_mutex_unlock(&ino->i_lock);
+			break;
 		}
+		pthread_mutex_lock(&ino->i_lock);
+		bool grown = atomic_load(&ino->i_size) <= size;
+		if (grown)
+			atomic_store_explicit(&ino->i_size, size, memory_order_release);
+		pthread_mutex_unlock(&ino->i_lock);
+		if (grown)
+			break;
 	}
+	fence_set(ino, UINT64_MAX);
 	cio_range_unlock(ino, &range);
 	return r;
 }

@@ -97,9 +97,12 @@ static void account_error(struct cio_inode *ino, int err, uint64_t pages)
 int cio_write_page_locked(struct cio_inode *ino, struct cio_page *pg)
 {
 	struct cio_cache *c = ino->i_cache;
-	uint32_t old = atomic_fetch_and(&pg->pg_flags, ~PG_DIRTY);
-	if (!(old & PG_DIRTY))
+	if (!(atomic_load(&pg->pg_flags) & PG_DIRTY))
 		return 0;
+	/* WRITEBACK while DIRTY is off: a direct read's flush check
+	 * (direct_io.c) must see the page as busy until the data is down. */
+	atomic_fetch_or(&pg->pg_flags, PG_WRITEBACK);
+	atomic_fetch_and(&pg->pg_flags, ~PG_DIRTY);
 	size_t len = page_write_len(ino, pg);
 	ssize_t w = len;
 	if (len) {
@@ -110,20 +113,25 @@ int cio_write_page_locked(struct cio_inode *ino, struct cio_page *pg)
 	if (w != (ssize_t)len) {
 		int err = w < 0 ? (int)w : -EIO;
 		atomic_fetch_or(&pg->pg_flags, PG_DIRTY | PG_ERROR); /* still counted */
+		atomic_fetch_and(&pg->pg_flags, ~PG_WRITEBACK);
+		cio_page_wake(ino, pg);
 		account_error(ino, err, 1);
 		return err;
 	}
 	cio_page_clear_dirty_count(ino); /* only now: i_ndirty covers the write */
-	atomic_fetch_and(&pg->pg_flags, ~PG_ERROR);
+	atomic_fetch_and(&pg->pg_flags, ~(PG_ERROR | PG_WRITEBACK));
+	cio_page_wake(ino, pg);
 	atomic_fetch_add_explicit(&c->st_wb_pages, 1, memory_order_relaxed);
 	return 0;
 }
 
 /*
  * Make @pg ready for write-back: shared latch, PG_WRITEBACK, DIRTY cleared,
- * no range over it. Return: 1 ready, 0 nothing to do (clean, or busy and
- * !wait). With @wait it waits for a write-back in flight, for a write pin,
- * and for registered ranges (other than @own) to go.
+ * no range over it. Return: 1 ready, 0 nothing to do (clean), -EAGAIN busy
+ * (only without @wait). With @wait it waits for a write-back in flight, for
+ * a write pin, and for registered ranges (other than @own) to go; the
+ * caller must hold no prepared page it has not submitted (a direct write
+ * owning the range may be waiting for that page's latch).
  */
 static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
                       const struct cio_range *own)
@@ -134,7 +142,9 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 		/* Every wait below is preceded by a flush: runs this thread
 		 * queued under the plug must reach the kernel first, or what
 		 * we wait for could be waiting for them. */
-		if (wait && (atomic_load(&pg->pg_flags) & PG_WRITEBACK)) {
+		if (atomic_load(&pg->pg_flags) & PG_WRITEBACK) {
+			if (!wait)
+				return -EAGAIN;
 			cio_engine_flush(c->c_engine);
 			cio_page_wait_writeback(ino, pg);
 		}
@@ -142,7 +152,7 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 			return 0;
 		if (cio_latch(ino, pg, LATCH_SHARED, true) < 0) {
 			if (!wait)
-				return 0;
+				return -EAGAIN;
 			cio_engine_flush(c->c_engine);
 			cio_latch(ino, pg, LATCH_SHARED, false);
 		}
@@ -155,7 +165,7 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 		if (fl & PG_WRITEBACK) { /* another write-back got there first */
 			cio_unlatch(ino, pg, LATCH_SHARED);
 			if (!wait)
-				return 0;
+				return -EAGAIN;
 			continue;
 		}
 		pthread_mutex_lock(&ino->i_lock);
@@ -165,7 +175,7 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 			atomic_fetch_and(&pg->pg_flags, ~PG_WRITEBACK);
 			cio_unlatch(ino, pg, LATCH_SHARED);
 			if (!wait)
-				return 0;
+				return -EAGAIN;
 			cio_engine_flush(c->c_engine);
 			cio_range_wait_clear(ino, pstart, pstart + c->c_page_size);
 			continue;
@@ -347,7 +357,17 @@ int cio_writeback_pages(struct cio_inode *ino, struct cio_page **v, size_t n,
 		}
 		if (i == n)
 			break;
-		if (wb_prepare(ino, v[i], wait, own))
+		/* Try without waiting first; before a wait, the run built so
+		 * far goes out (its pages' latches may be what is waited for). */
+		int p = wb_prepare(ino, v[i], false, own);
+		if (p == -EAGAIN && wait) {
+			if (nrun) {
+				wb_submit_run(ino, run, nrun, &b);
+				nrun = 0;
+			}
+			p = wb_prepare(ino, v[i], true, own);
+		}
+		if (p == 1)
 			run[nrun++] = v[i];
 		else if (nrun) {
 			wb_submit_run(ino, run, nrun, &b);
