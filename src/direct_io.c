@@ -207,15 +207,6 @@ void cio_aop_finish(struct cio_aop *a, int64_t res, int32_t res2)
 static void finish_transfer(struct cio_aop *a)
 {
 	if (a->kind == AK_DIRECT_READ && !a->err && a->done < a->clip) {
-		/* ... unless a truncate cut the file meanwhile (truncate.c
-		 * publishes the size before it cuts the device): then the end
-		 * of the device's file is the end of the file. */
-		int64_t now = atomic_load_explicit(&a->file->h_inode->i_size, memory_order_acquire);
-		int64_t off = a->op.off;
-		if (off + (int64_t)a->clip > now)
-			a->clip = CIO_MAX(a->done, now > off ? (size_t)(now - off) : 0);
-	}
-	if (a->kind == AK_DIRECT_READ && !a->err && a->done < a->clip) {
 		size_t end = (a->clip + a->file->h_inode->i_lbs - 1) / a->file->h_inode->i_lbs *
 		             a->file->h_inode->i_lbs;
 		struct iovec part[64];
@@ -253,6 +244,10 @@ static bool stage_prepare(struct cio_aop *a, bool can_block)
 	uint64_t off = (uint64_t)a->op.off;
 
 	if (a->kind == AK_DIRECT_READ) {
+		/* generation before size: a size from before a cut comes with
+		 * a generation from before it (truncate.c stores them in the
+		 * other order) */
+		a->trunc_gen = atomic_load_explicit(&ino->i_trunc_gen, memory_order_acquire);
 		int64_t size = atomic_load_explicit(&ino->i_size, memory_order_acquire);
 		if ((int64_t)off >= size) {
 			cio_aop_finish(a, 0, 0);
@@ -350,33 +345,58 @@ static bool stage_issue(struct cio_aop *a)
 	return false;
 }
 
-static void stage_complete(struct cio_aop *a, bool can_block)
+/* Returns true when a direct read starts over (a->stage is ST_PREPARE and,
+ * with @can_block, the caller goes on advancing it); false when @a was
+ * finished or handed on - it may already be reused: do not touch it. */
+static bool stage_complete(struct cio_aop *a, bool can_block)
 {
 	struct cio_inode *ino = a->file->h_inode;
 	if (a->kind == AK_DIRECT_READ) {
+		/* The device ended inside the size, and a truncate cut the file
+		 * since PREPARE (truncate.c bumps i_trunc_gen before it cuts the
+		 * device): the zeros finish_transfer() would add are not known
+		 * to be holes - the device may have ended at the cut and a
+		 * write may have grown the file again since, into cached pages.
+		 * Read again from PREPARE (flush, size, device); after a few
+		 * rounds of constant truncation, end where the device ended. */
+		if (!a->err && a->done < a->clip &&
+		    atomic_load_explicit(&ino->i_trunc_gen, memory_order_acquire) != a->trunc_gen) {
+			if (a->rereads < 4) {
+				a->rereads++;
+				a->done = 0;
+				a->stage = ST_PREPARE;
+				if (!can_block) {
+					cio_ctx_defer(a);
+					return false;
+				}
+				return true;
+			}
+			a->clip = a->done;
+		}
 		finish_transfer(a);
-		return;
+		return false;
 	}
 	if (a->done) {
 		/* Step 4 (blocking only if pages are cached), then Step 5 */
 		if (!a->coherent) {
 			if (atomic_load(&ino->i_npages) && must_defer(a, can_block))
-				return;
+				return false;
 			update_cached_copies(ino, a->iov, a->iovcnt, (uint64_t)a->op.off, a->done);
 			a->coherent = true;
 		}
 		cio_size_extend(ino, a->op.off + (int64_t)a->done);
 		if (a->op.flags & CIO_RW_DSYNC) {
 			if (must_defer(a, can_block))
-				return;
+				return false;
 			int s = cio_dev_sync(ino, true);
 			if (s < 0) {
 				cio_aop_finish(a, s, 0);
-				return;
+				return false;
 			}
 		}
 	}
 	finish_transfer(a);
+	return false;
 }
 
 /*
@@ -401,7 +421,8 @@ void cio_aop_advance(struct cio_aop *a, bool can_block)
 				return;
 			break;
 		case ST_COMPLETE:
-			stage_complete(a, can_block);
+			if (stage_complete(a, can_block))
+				break; /* a direct read reads again */
 			return;
 		}
 	}

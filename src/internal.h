@@ -193,6 +193,7 @@ struct cio_inode {
 	_Atomic uint64_t i_trunc_page; /* a truncate in progress: first page it
 	                                * may cut or expose (UINT64_MAX: none);
 	                                * store under i_lock (truncate.c)      */
+	_Atomic uint64_t i_trunc_gen;  /* bumped after each cut of the size    */
 	_Atomic uint32_t i_writers;    /* cached writes and write-pin set-ups
 	                                * inside; the truncate fence waits for
 	                                * 0 on i_cond                          */
@@ -361,6 +362,8 @@ struct cio_aop {
 	struct cio_range range;
 	size_t want;                 /* bytes to move                          */
 	size_t clip;                 /* direct read: bytes inside the size     */
+	uint64_t trunc_gen;          /* direct read: i_trunc_gen at PREPARE    */
+	int rereads;                 /* direct read: restarts after a truncate */
 	size_t done;                 /* bytes moved                            */
 	int err;                     /* the error that stopped the transfer    */
 	int64_t res;                 /* result, set by aop_finish              */

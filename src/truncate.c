@@ -76,11 +76,13 @@ static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
 	int64_t old = atomic_load(&ino->i_size);
 	pthread_mutex_lock(&ino->i_lock);
 	atomic_store_explicit(&ino->i_size, (int64_t)size, memory_order_release);
+	atomic_fetch_add_explicit(&ino->i_trunc_gen, 1, memory_order_release); /* direct_io.c */
 	pthread_mutex_unlock(&ino->i_lock);
 	if (!ino->i_blockdev && ftruncate(ino->i_fd, (off_t)size) < 0) {
 		r = -errno;
 		pthread_mutex_lock(&ino->i_lock);
 		atomic_store_explicit(&ino->i_size, old, memory_order_release);
+		atomic_fetch_add_explicit(&ino->i_trunc_gen, 1, memory_order_release);
 		pthread_mutex_unlock(&ino->i_lock);
 		release_pages(ino, v, n, n);
 		return r;
