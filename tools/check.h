@@ -188,6 +188,8 @@ void     chk_model_baseline(struct chk_model *m, const uint8_t *img,
                             uint64_t size, uint64_t base);
 /* The cache's page size: cached writes change the file page by page. */
 void     chk_model_set_page(struct chk_model *m, uint32_t page);
+/* The disk's view for the crash check (see chk_write_begin). */
+void     chk_model_set_disk(struct chk_model *m, bool disk);
 void     chk_model_lock(struct chk_model *m);
 void     chk_model_unlock(struct chk_model *m);
 uint64_t chk_model_ncells(const struct chk_model *m);

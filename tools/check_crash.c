@@ -130,6 +130,7 @@ static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
 	if (!m)
 		return 0;
 	chk_model_set_page(m, r->cfg.page_size);
+	chk_model_set_disk(m, true);
 	chk_model_baseline(m, prev, psz, base);
 	for (uint64_t i = 0; i < nrec; i++) {
 		const struct chk_rec *x = &recs[i];
@@ -228,12 +229,16 @@ out:
 	return rc;
 }
 
+/* The file as the kernel has it, read with O_DIRECT (see read_kernel() in
+ * check_run.c: no kernel page cache left behind for the next child). */
 static int read_image(const char *path, uint8_t *buf, uint64_t cap, uint64_t *size)
 {
 	struct stat st;
-	uint64_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t got = 0, want;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
 
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -241,10 +246,11 @@ static int read_image(const char *path, uint8_t *buf, uint64_t cap, uint64_t *si
 		return -errno;
 	}
 	*size = (uint64_t)st.st_size;
-	if (*size > cap)
-		*size = cap;
-	while (got < *size) {
-		ssize_t k = pread(fd, buf + got, (size_t)(*size - got), (off_t)got);
+	if (*size > cap - 4096)
+		*size = cap - 4096;
+	want = (*size + 4095) / 4096 * 4096;
+	while (got < want) {
+		ssize_t k = pread(fd, buf + got, (size_t)(want - got), (off_t)got);
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -282,9 +288,9 @@ int chk_crash_main(struct chk_run *r)
 
 	memset(&cs, 0, sizeof(cs));
 	r->cfg.file_size = r->cfg.file_size / 4096 * 4096;
-	cap = r->cfg.file_size + 2 * 4096;
+	cap = r->cfg.file_size + 3 * 4096;
 	shm = mmap(NULL, shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	img = malloc(cap);
+	img = cli_alloc_aligned(4096, cap);
 	if (shm == MAP_FAILED || !img || !v) {
 		fprintf(stderr, "coherio check: out of memory for the crash log\n");
 		free(img);

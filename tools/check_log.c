@@ -291,9 +291,10 @@ void chk_rec_describe(const struct chk_rec *r, char *buf, size_t len)
 
 /* Does record @r touch cell @c of its file? */
 static bool rec_touches(const struct chk_rec *r, int64_t c, const struct chk_viol *v,
-                        bool durability)
+                        bool durability, uint32_t page)
 {
 	uint64_t cs = (uint64_t)c * CHK_CELL, ce = cs + CHK_CELL;
+	uint64_t ps = (uint64_t)c * CHK_CELL / page * page, pe = ps + page;
 
 	switch (r->kind) {
 	case OK_WRITE: case OK_PINW: case OK_READ: case OK_PINR:
@@ -307,8 +308,8 @@ static bool rec_touches(const struct chk_rec *r, int64_t c, const struct chk_vio
 		return false;
 	case OK_TRUNC:
 		return true;
-	case OK_INVAL:
-		return (uint64_t)r->off < ce && (!r->len || (uint64_t)r->off + r->len > cs);
+	case OK_INVAL:   /* it launders and drops whole pages */
+		return (uint64_t)r->off < pe && (!r->len || (uint64_t)r->off + r->len > ps);
 	case OK_FSYNC: case OK_FDSYNC:
 		return durability;
 	default:
@@ -428,6 +429,13 @@ void chk_viol_print(FILE *fp, const struct chk_viol *v, struct chk_log *l,
 	if (v->seen_inv)
 		seen = find_inv(recs, nrec, v->seen_inv);
 	g = name_guarantee(v, newer);
+	/* a cached write lost after a failed write-back: G6 */
+	if (newer && !strcmp(v->g, "stale") && newer->via != VIA_DIRECT &&
+	    newer->via != VIA_ADIRECT && newer->kind != OK_TRUNC)
+		for (size_t i = 0; i < nrec; i++)
+			if ((recs[i].kind == OK_FSYNC || recs[i].kind == OK_FDSYNC) &&
+			    recs[i].inv > newer->inv && recs[i].done && recs[i].res < 0)
+				g = "G6";
 
 	fprintf(fp, "\nVIOLATION of %s (%s):\n  %s\n", g, g_text(g), v->what);
 	if (newer && strcmp(v->g, "stale") == 0) {
@@ -469,7 +477,8 @@ void chk_viol_print(FILE *fp, const struct chk_viol *v, struct chk_log *l,
 		bool self = r->inv == v->op.inv;
 
 		if (!self && (r->inv < start ||
-		              (!cfg->verbose && (!rec_touches(r, v->cell, v, durability) ||
+		              (!cfg->verbose && (!rec_touches(r, v->cell, v, durability,
+		                                              cfg->page_size ? cfg->page_size : 4096) ||
 		                                 r->kind == OK_READ || r->kind == OK_PINR))))
 			continue;
 		if (nh % 256 == 0) {
@@ -491,8 +500,8 @@ void chk_viol_print(FILE *fp, const struct chk_viol *v, struct chk_log *l,
 		}
 	}
 	fprintf(fp, "  History of block %lld of file %d (bytes %lld-%lld): the "
-	        "operations that changed it or the file's size, oldest first, "
-	        "[t=invoked..returned]:\n", (long long)v->cell, v->file,
+	        "operations that changed it or the file's size, and the "
+	        "invalidations of its page, oldest first, [t=invoked..returned]:\n", (long long)v->cell, v->file,
 	        (long long)v->cell * CHK_CELL, (long long)v->cell * CHK_CELL + CHK_CELL - 1);
 	for (size_t i = 0; i < nh; i++) {
 		char d[220];

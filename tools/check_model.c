@@ -66,6 +66,8 @@ struct chk_model {
 	int      m_nreads, m_maxreads;
 	uint64_t m_checked;        /* cells judged                            */
 	uint32_t m_page;           /* the cache's page size (write grain)     */
+	bool     m_disk;           /* the disk's view (crash check): a cached
+	                            * write's own cells may be holes there   */
 };
 
 static _Atomic uint64_t g_clock;
@@ -289,6 +291,11 @@ void chk_model_set_page(struct chk_model *m, uint32_t page)
 	m->m_page = page;
 }
 
+void chk_model_set_disk(struct chk_model *m, bool disk)
+{
+	m->m_disk = disk;
+}
+
 uint64_t chk_model_ncells(const struct chk_model *m)
 {
 	return m->m_ncells;
@@ -416,13 +423,22 @@ void chk_write_begin(struct chk_model *m, struct chk_op *op, uint64_t tick)
 	op->accepted = false;
 	op->drained = false;
 	hz = horizon(m);
+	if (m->m_disk && op->via != VIA_DIRECT && op->via != VIA_ADIRECT) {
+		/* On the disk a cached or pinned write that is not yet written
+		 * back leaves its own cells a hole if the file grows past them
+		 * first (a later page written back, the trim to coherio's size
+		 * at fsync). Scanned before its own data versions go in: a
+		 * cell past the high water is a gap only while absent alone. */
+		if (m->m_absent_lo < c1)
+			gap_scan(m, op, m->m_absent_lo, c1);
+	} else if (m->m_absent_lo < c0) {
+		gap_scan(m, op, m->m_absent_lo, c0);
+	}
 	for (uint64_t c = c0; c < c1; c++) {
 		if (m->m_cells[c].n >= 6)
 			cell_prune(&m->m_cells[c], hz);
 		cell_add(&m->m_cells[c], op->inv, op->thread, VK_DATA, 0);
 	}
-	if (m->m_absent_lo < c0)
-		gap_scan(m, op, m->m_absent_lo, c0);
 	hw_raise(m, c1);
 	ext_add(m, op);
 }

@@ -120,9 +120,19 @@ static void viol_op(struct chk_worker *w, const struct chk_op *op, const char *g
 	v->tick = op->resp ? op->resp : op->inv;
 	chk_op_to_rec(op, &v->op);
 	v->have_op = true;
-	snprintf(v->what, sizeof(v->what), "%s of file %u [%lld, +%llu) by thread "
-	         "%u: %s", chk_kind_name(op->kind, op->via), op->file,
-	         (long long)op->off, (unsigned long long)op->len, op->thread, text);
+	if (op->kind == OK_FSYNC || op->kind == OK_FDSYNC || op->kind == OK_SIZE)
+		snprintf(v->what, sizeof(v->what), "%s of file %u by %s%.0u: %s",
+		         chk_kind_name(op->kind, op->via), op->file,
+		         op->thread == 0xff ? "the checker" : "thread ",
+		         op->thread == 0xff ? 0 : op->thread, text);
+	else if (op->kind == OK_TRUNC)
+		snprintf(v->what, sizeof(v->what), "%s of file %u to %lld by thread %u: %s",
+		         chk_kind_name(op->kind, op->via), op->file, (long long)op->off,
+		         op->thread, text);
+	else
+		snprintf(v->what, sizeof(v->what), "%s of file %u [%lld, +%llu) by thread "
+		         "%u: %s", chk_kind_name(op->kind, op->via), op->file,
+		         (long long)op->off, (unsigned long long)op->len, op->thread, text);
 	chk_violation(w->run, v);
 	free(v);
 }
@@ -439,7 +449,7 @@ int chk_g6_after_fsync(struct chk_run *r, struct chk_worker *w, int file,
 			}
 		}
 	}
-	if (rc < 0 && rc != -ECANCELED && !faults_live(r)) {
+	if (rc < 0 && rc != -ECANCELED && !r->cfg.faults) {
 		viol_op(w, op, "G6", "failed with -%s (%s) though no fault was injected",
 		        cli_errname(rc), cio_strerror(rc));
 		bad = 1;
