@@ -7,7 +7,9 @@
 #
 # Environment:
 #   CC            compiler for all three builds (default: cmake's choice)
-#   ASAN_CC       compiler for build-asan only (e.g. clang)
+#   ASAN_CC       compiler for build-asan only (default: clang when it is
+#                 installed, so that the libFuzzer harness is built and run;
+#                 set it empty to use CC)
 #   TSAN_CC       compiler for build-tsan only
 #   CONFIGS       subset to run, e.g. "plain tsan" (default: plain asan tsan)
 #   ENGINES       I/O engines to run the suite with, one ctest run each
@@ -20,6 +22,21 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
 
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+# clang for the ASan build when it can link ASan and libFuzzer programs
+# (libclang-rt-14-dev installed), so that fuzz/ builds its harness.
+if [ -z "${ASAN_CC+set}" ] && command -v clang >/dev/null 2>&1; then
+	probe_dir=$(mktemp -d)
+	printf '%s\n' '#include <stdint.h>' '#include <stddef.h>' \
+		'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+		>"$probe_dir/p.c"
+	if clang -fsanitize=fuzzer,address,undefined "$probe_dir/p.c" -o "$probe_dir/p" >/dev/null 2>&1; then
+		ASAN_CC=clang
+	else
+		echo "test.sh: clang cannot link libFuzzer+ASan programs (libclang-rt-14-dev?);" \
+		     "the ASan build uses ${CC:-cc} and fuzz/ only replays its corpus"
+	fi
+	rm -rf "$probe_dir"
+fi
 ctest_jobs=${CTEST_JOBS:-2}
 configs=${CONFIGS:-plain asan tsan}
 engines=${ENGINES:-sync threads uring}

@@ -125,12 +125,21 @@ void cio_page_wait_writeback(struct cio_inode *ino, struct cio_page *pg)
  */
 void cio_page_put(struct cio_inode *ino, struct cio_page *pg)
 {
+	/* The shard while the reference still pins the frame: once it is
+	 * dropped, another put may free the frame and it may be reused
+	 * (pg_index rewritten). For the same reason the wake below leaves
+	 * PG_WAITERS alone: on a reused frame it is someone else's. */
+	struct cio_shard *sh = cio_shard_of(ino, pg->pg_index);
 	uint32_t old = atomic_fetch_sub(&pg->pg_refs, 1);
 	if (old == 1 && (atomic_load(&pg->pg_flags) & PG_REMOVED)) {
 		cio_frame_release(ino->i_cache, pg);
 		return;
 	}
-	cio_page_wake(ino, pg);
+	if (atomic_load(&pg->pg_flags) & PG_WAITERS) {
+		pthread_mutex_lock(&sh->sh_lock);
+		pthread_cond_broadcast(&sh->sh_cond);
+		pthread_mutex_unlock(&sh->sh_lock);
+	}
 }
 
 void cio_page_set_dirty(struct cio_inode *ino, struct cio_page *pg)
