@@ -141,14 +141,24 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 	for (;;) {
 		/* Every wait below is preceded by a flush: runs this thread
 		 * queued under the plug must reach the kernel first, or what
-		 * we wait for could be waiting for them. */
-		if (atomic_load(&pg->pg_flags) & PG_WRITEBACK) {
+		 * we wait for could be waiting for them.
+		 * Both bits from one load. DIRTY is cleared only while
+		 * WRITEBACK is set (below, and cio_write_page_locked()), so a
+		 * page seen with neither is clean with no write in flight.
+		 * Separate loads are not enough: another thread's write-back
+		 * can take the page between them (it holds its latch shared,
+		 * as we would) and clear DIRTY, and "not dirty" would then
+		 * return 0 while its write is still queued or on its way - a
+		 * direct read's flush or an fsync would not wait for it. */
+		uint32_t fl = atomic_load(&pg->pg_flags);
+		if (fl & PG_WRITEBACK) {
 			if (!wait)
 				return -EAGAIN;
 			cio_engine_flush(c->c_engine);
 			cio_page_wait_writeback(ino, pg);
+			continue;
 		}
-		if (!(atomic_load(&pg->pg_flags) & PG_DIRTY))
+		if (!(fl & PG_DIRTY))
 			return 0;
 		if (cio_latch(ino, pg, LATCH_SHARED, true) < 0) {
 			if (!wait)
@@ -156,9 +166,15 @@ static int wb_prepare(struct cio_inode *ino, struct cio_page *pg, bool wait,
 			cio_engine_flush(c->c_engine);
 			cio_latch(ino, pg, LATCH_SHARED, false);
 		}
-		uint32_t fl = atomic_load(&pg->pg_flags);
+		fl = atomic_load(&pg->pg_flags);
 		if ((fl & PG_REMOVED) || !(fl & PG_DIRTY)) {
 			cio_unlatch(ino, pg, LATCH_SHARED);
+			if ((fl & PG_WRITEBACK) && !(fl & PG_REMOVED)) {
+				/* another write-back took it meanwhile: as above */
+				if (!wait)
+					return -EAGAIN;
+				continue;
+			}
 			return 0;
 		}
 		fl = atomic_fetch_or(&pg->pg_flags, PG_WRITEBACK);
