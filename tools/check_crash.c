@@ -262,6 +262,46 @@ static int read_image(const char *path, uint8_t *buf, uint64_t cap, uint64_t *si
 	return 0;
 }
 
+/* FNV-1a over the files' sizes and bytes (0 if one cannot be read). */
+static uint64_t files_hash(struct chk_run *r, uint8_t *img, uint64_t cap)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (int f = 0; f < r->cfg.files; f++) {
+		uint64_t sz = 0;
+
+		if (read_image(r->path[f], img, cap, &sz) < 0)
+			return 0;
+		for (int b = 0; b < 8; b++)
+			h = (h ^ ((sz >> (8 * b)) & 0xff)) * 1099511628211ull;
+		for (uint64_t i = 0; i < sz; i++)
+			h = (h ^ img[i]) * 1099511628211ull;
+	}
+	return h;
+}
+
+/*
+ * After the kill, wait until the files stop changing (at most about 2 s).
+ * A killed process's io_uring requests are torn down by the kernel after
+ * the process is reaped (the ring's exit work), so a write in flight at the
+ * kill may still land then - legitimately: it was in flight at the crash.
+ * Read too early, the image would miss it, and it would land inside the
+ * next cycle, where the model cannot account for it.
+ */
+static void settle_files(struct chk_run *r, uint8_t *img, uint64_t cap)
+{
+	sleep_ms(30);
+	uint64_t prev = files_hash(r, img, cap);
+
+	for (int i = 0; i < 100; i++) {
+		sleep_ms(20);
+		uint64_t now = files_hash(r, img, cap);
+		if (now == prev)
+			return;
+		prev = now;
+	}
+}
+
 static uint32_t dio_align(const char *path)
 {
 	struct statx stx;
@@ -370,6 +410,7 @@ reaped:
 			rc = CLI_EXIT_VIOLATE;
 			break;
 		}
+		settle_files(r, img, cap);
 		nrec = atomic_load(&shm->count);
 		if (nrec > CRASH_LOG_CAP)
 			nrec = CRASH_LOG_CAP;
