@@ -45,7 +45,7 @@ MUTANTS = {
         "test_pin_latches_direct_write_and_truncate", "G7: direct writes wait for pins"),
     "truncate-does-not-drain": (
         "src/truncate.c",
-        "r = cio_range_lock(ino, &range, (uint64_t)size, UINT64_MAX, nowait);",
+        "r = cio_range_lock(ino, &range, from, UINT64_MAX, nowait);",
         "r = 0; cio_range_lock(ino, &range, 0, 0, true); /* an empty range: waits for nothing */",
         "test_truncate_drains_direct_writes", "G8: truncate waits for direct writes in flight"),
     "size-before-data": (

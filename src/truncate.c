@@ -5,8 +5,9 @@
  * Both ways, first: wait for the async writes accepted before (they may
  * extend the file; G8), without holding anything they could need.
  * Down:
- *  Step 1. Register [new size, end of file): waits for the direct writes,
- *          truncates and invalidates in flight past the cut.
+ *  Step 1. Register [page of min(old, new size), end of file): waits for
+ *          the direct writes, truncates and invalidates in flight past the
+ *          cut, and in the block ftruncate zeroes (see there).
  *  Step 2. Latch every cached page from the cut on, in index order (waits
  *          for pins; with CIO_TRUNC_NOWAIT a busy page gives -EAGAIN and
  *          nothing has changed).
@@ -54,22 +55,60 @@ static void release_pages(struct cio_inode *ino, struct cio_page **v, size_t n, 
 	free(v);
 }
 
-static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
+/* Wait until no write-back is in flight to a cached page from @first on.
+ * With a range registered over them, none can start meanwhile. Takes no
+ * latch, so pins (even the caller's) do not make it wait. */
+void cio_wait_tail_writeback(struct cio_inode *ino, uint64_t first)
 {
-	struct cio_cache *c = ino->i_cache;
-	uint64_t first = size >> c->c_page_shift;
 	struct cio_page **v;
-	size_t n, i;
+	size_t n;
+	if (cio_page_collect(ino, first, UINT64_MAX, false, &v, &n) < 0) {
+		for (uint64_t i = first; i < first + 64; i++) { /* no memory: nearby */
+			struct cio_page *pg = cio_page_lookup(ino, i);
+			if (pg) {
+				cio_page_wait_writeback(ino, pg);
+				cio_page_put(ino, pg);
+			}
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		cio_page_wait_writeback(ino, v[i]);
+	cio_page_put_all(ino, v, n);
+	free(v);
+}
+
+/* Collect and latch exclusively every cached page from @first on, in
+ * index order: waits for pins and for write-backs in flight. */
+static int latch_tail(struct cio_inode *ino, uint64_t first, bool nowait,
+                      struct cio_page ***out, size_t *nout)
+{
+	struct cio_page **v;
+	size_t n;
 	int r = cio_page_collect(ino, first, UINT64_MAX, false, &v, &n);
 	if (r < 0)
 		return r;
-	for (i = 0; i < n; i++) {                                   /* Step 2 */
+	for (size_t i = 0; i < n; i++) {
 		r = cio_latch(ino, v[i], LATCH_EXCLUSIVE, nowait);
 		if (r < 0) {
 			release_pages(ino, v, n, i);
 			return r;
 		}
 	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
+{
+	struct cio_cache *c = ino->i_cache;
+	uint64_t first = size >> c->c_page_shift;
+	struct cio_page **v;
+	size_t n, i;
+	int r = latch_tail(ino, first, nowait, &v, &n);             /* Step 2 */
+	if (r < 0)
+		return r;
 	/* Step 3: the size first, so that a fill that reads the cut-off
 	 * device (zeros) serves a reader that re-checks the size after its
 	 * page is ready (cached_io.c, pin.c) and sees end of file there. */
@@ -200,9 +239,23 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 	struct cio_range range;
 	bool nowait = (flags & CIO_TRUNC_NOWAIT) != 0;
 	cio_async_writes_wait(ino);                                  /* G8 */
-	r = cio_range_lock(ino, &range, (uint64_t)size, UINT64_MAX, nowait); /* Step 1 */
-	if (r < 0)
-		return r;
+	/* Step 1, from the page of the lower of the two ends: ftruncate
+	 * zeroes the rest of the file system block the old or new end falls
+	 * in through the kernel's page cache, and a direct write or a
+	 * write-back to that block in flight meanwhile makes the kernel fail
+	 * to invalidate that page after its write and report -EIO to every
+	 * fsync of the file ("Page cache invalidation failure on direct I/O";
+	 * found by coherio check after 15 minutes). */
+	uint64_t pmask = (uint64_t)ino->i_cache->c_page_size - 1;
+	for (;;) {
+		uint64_t from = (uint64_t)CIO_MIN(atomic_load(&ino->i_size), size) & ~pmask;
+		r = cio_range_lock(ino, &range, from, UINT64_MAX, nowait);
+		if (r < 0)
+			return r;
+		if ((uint64_t)atomic_load(&ino->i_size) >= from)
+			break;
+		cio_range_unlock(ino, &range); /* another truncate cut below it */
+	}
 	int64_t old = atomic_load(&ino->i_size);
 	fence_set(ino, (uint64_t)CIO_MIN(old, size) >> ino->i_cache->c_page_shift);
 	/* No writer is inside now and none can extend past min(old, size):
@@ -215,6 +268,10 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 		}
 		if (size == old)
 			break;
+		/* Up: no write-back in flight to the old end's page either,
+		 * for the zeroing described at Step 1 (the range keeps new
+		 * ones from starting). */
+		cio_wait_tail_writeback(ino, (uint64_t)old >> ino->i_cache->c_page_shift);
 		if (ftruncate(ino->i_fd, (off_t)size) < 0) {
 			r = -errno;
 			break;

@@ -424,23 +424,39 @@ int cio_writeback_inode(struct cio_inode *ino, uint64_t first, uint64_t last)
  * unless coherio wrote to the file (i_wrote), and never more than that
  * padding: a file another process extended behind the cache keeps its data
  * (revalidation, G10, is not built yet). Skipped while a range is
- * registered (a direct write in flight may have put data past the size).
+ * registered from the size's page on.
  */
 int cio_backing_fixup(struct cio_inode *ino)
 {
 	struct stat st;
+	struct cio_range range;
 	int r = 0;
 	if (ino->i_blockdev || !ino->i_writable || !atomic_load(&ino->i_wrote))
 		return 0;
+	/* The trim's ftruncate zeroes the tail of the last file system block
+	 * through the kernel's page cache: no direct write (the range) and no
+	 * write-back (waited for; the range stops new ones) may be in flight
+	 * to it meanwhile, or the
+	 * kernel fails to invalidate that page after their write and reports
+	 * -EIO to every fsync (see truncate.c, Step 1). Busy: skip, as with
+	 * any range from the size on (a direct write in flight may have put
+	 * data past the size). */
+	uint64_t pmask = (uint64_t)ino->i_cache->c_page_size - 1;
+	uint64_t from = (uint64_t)atomic_load(&ino->i_size) & ~pmask;
+	if (cio_range_lock(ino, &range, from, UINT64_MAX, true) < 0)
+		return 0;
+	cio_wait_tail_writeback(ino, from >> ino->i_cache->c_page_shift);
 	pthread_mutex_lock(&ino->i_lock);
-	if (!ino->i_ranges && fstat(ino->i_fd, &st) == 0) {
+	if (fstat(ino->i_fd, &st) == 0) {
 		int64_t size = atomic_load(&ino->i_size);
 		int64_t pad_end = size + (int64_t)ino->i_cache->c_page_size;
-		if ((st.st_size < size || (st.st_size > size && st.st_size <= pad_end)) &&
+		if ((uint64_t)size >= from &&
+		    (st.st_size < size || (st.st_size > size && st.st_size <= pad_end)) &&
 		    ftruncate(ino->i_fd, size) < 0)
 			r = -errno;
 	}
 	pthread_mutex_unlock(&ino->i_lock);
+	cio_range_unlock(ino, &range);
 	return r;
 }
 
