@@ -487,7 +487,7 @@ static void op_rw(struct fz *z, struct in *in, bool write, bool vec)
 			if (k >= 0 && memcmp(tmp + p, z->mem + off + p, got - p))
 				fail(z, "after a failed DSYNC write the range holds neither the "
 				     "old nor the new data (new for %zu bytes, then neither)", p);
-			else if (k >= 0)
+			else if (k >= 0 && p > 0)   /* nothing new: the size stays too */
 				model_write(z, off, buf, p);
 			free(tmp);
 		}
