@@ -55,6 +55,26 @@ static void release_pages(struct cio_inode *ino, struct cio_page **v, size_t n, 
 	free(v);
 }
 
+/*
+ * cio_kernel_cache_drop() - after an ftruncate of the backing file, write
+ * back and drop the kernel's page cache of it from @from on. ftruncate
+ * zeroes the tail of the file system block the end falls in through the
+ * kernel's page cache and leaves that page there, dirty; an O_DIRECT write
+ * to the block later cannot always invalidate it (with the kernel's own
+ * write-back of it, or a second direct write, in flight) and Linux then
+ * reports -EIO to every fsync of the file ("Page cache invalidation failure
+ * on direct I/O"). Called with the range from @from registered, so no
+ * direct write or write-back of coherio's is in flight there. Best effort:
+ * both calls only fail for arguments that cannot happen here.
+ */
+void cio_kernel_cache_drop(int fd, uint64_t from)
+{
+	(void)sync_file_range(fd, (off_t)from, 0,
+	                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	                      SYNC_FILE_RANGE_WAIT_AFTER);
+	(void)posix_fadvise(fd, (off_t)from, 0, POSIX_FADV_DONTNEED);
+}
+
 /* Wait until no write-back is in flight to a cached page from @first on.
  * With a range registered over them, none can start meanwhile. Takes no
  * latch, so pins (even the caller's) do not make it wait. */
@@ -126,6 +146,8 @@ static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
 		release_pages(ino, v, n, n);
 		return r;
 	}
+	if (!ino->i_blockdev)
+		cio_kernel_cache_drop(ino->i_fd, size & ~(uint64_t)(c->c_page_size - 1));
 	for (i = 0; i < n; i++)                                     /* Step 4 */
 		cut_page(ino, v[i], size);
 	release_pages(ino, v, n, n);
@@ -276,6 +298,7 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 			r = -errno;
 			break;
 		}
+		cio_kernel_cache_drop(ino->i_fd, (uint64_t)old & ~pmask);
 		pthread_mutex_lock(&ino->i_lock);
 		bool grown = atomic_load(&ino->i_size) <= size;
 		if (grown)

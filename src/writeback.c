@@ -451,9 +451,12 @@ int cio_backing_fixup(struct cio_inode *ino)
 		int64_t size = atomic_load(&ino->i_size);
 		int64_t pad_end = size + (int64_t)ino->i_cache->c_page_size;
 		if ((uint64_t)size >= from &&
-		    (st.st_size < size || (st.st_size > size && st.st_size <= pad_end)) &&
-		    ftruncate(ino->i_fd, size) < 0)
-			r = -errno;
+		    (st.st_size < size || (st.st_size > size && st.st_size <= pad_end))) {
+			if (ftruncate(ino->i_fd, size) < 0)
+				r = -errno;
+			else
+				cio_kernel_cache_drop(ino->i_fd, from);
+		}
 	}
 	pthread_mutex_unlock(&ino->i_lock);
 	cio_range_unlock(ino, &range);
