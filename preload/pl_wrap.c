@@ -35,6 +35,8 @@ int __wrap_fstatat(int dirfd, const char *path, struct stat *st, int flags);
 int __wrap_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int __wrap_ftruncate(int fd, off_t len);
 int __wrap_fallocate(int fd, int mode, off_t off, off_t len);
+int __wrap_sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags);
+int __wrap_posix_fadvise(int fd, off_t off, off_t len, int advice);
 int __wrap_fsync(int fd);
 int __wrap_fdatasync(int fd);
 int __wrap_ioctl(int fd, unsigned long req, ...);
@@ -138,6 +140,18 @@ int __wrap_ftruncate(int fd, off_t len)
 {
 	pl_boot();
 	return pl_real.ftruncate(fd, len);
+}
+
+int __wrap_sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
+{
+	pl_boot();
+	return pl_real.sync_file_range(fd, off, nbytes, flags);
+}
+
+int __wrap_posix_fadvise(int fd, off_t off, off_t len, int advice)
+{
+	pl_boot();
+	return pl_real.posix_fadvise(fd, off, len, advice);
 }
 
 int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
