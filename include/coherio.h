@@ -250,7 +250,14 @@ CIO_API int cio_fdatasync(cio_file *f);
  * its pages (or -EAGAIN with CIO_TRUNC_NOWAIT), drops the cached pages past
  * the new end (this is the documented discard of dirty data), zeroes the tail
  * of the last page. Up: the new range reads as zeros.
+ * Cached writes and write pins are atomic with respect to a truncate: each
+ * lands wholly before or wholly after it; one that would touch the page of
+ * the lower of the old and new ends or beyond waits until the truncate is
+ * done (-EAGAIN for a write pin with CIO_PIN_NOWAIT). So a thread that holds
+ * a pin the truncate waits for must not write past the cut meanwhile: it
+ * would wait for the truncate, and the truncate for its pin.
  * Return: 0, -EINVAL (negative), -EFBIG, -EBADF, -EAGAIN, or ftruncate's error.
+ * Context: may block; waits for write-backs of the pages at the end.
  */
 CIO_API int cio_truncate(cio_file *f, int64_t size, unsigned flags);
 
