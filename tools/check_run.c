@@ -59,21 +59,10 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static const char *default_dir(void)
-{
-	const char *t = getenv("TMPDIR");
-
-	if (access(".", W_OK) == 0)
-		return ".";
-	if (t && *t && access(t, W_OK) == 0)
-		return t;
-	return "/tmp";
-}
-
 static int make_files(struct chk_run *r)
 {
 	struct sigaction sa;
-	const char *dir = r->cfg.dir ? r->cfg.dir : default_dir();
+	const char *dir = r->cfg.dir ? r->cfg.dir : cli_default_dir();
 
 	if (snprintf(r->dir, sizeof(r->dir), "%s/coherio-check-XXXXXX", dir) >=
 	    (int)sizeof(r->dir) || !mkdtemp(r->dir)) {

@@ -53,6 +53,9 @@ uint64_t cli_rand(uint64_t *state);
 /* Aligned buffer for direct I/O: aligned to the larger of @align and the
  * pointer size; NULL on failure. Free with free(). */
 void *cli_alloc_aligned(size_t align, size_t len);
+/* Where scratch files go by default: the current directory (more often on
+ * a real disk with O_DIRECT than /tmp), else $TMPDIR, else /tmp. */
+const char *cli_default_dir(void);
 
 /* Progress line on stderr, rewritten in place with '\r'; printed only when
  * stderr is a terminal. cli_progress_done() clears it. */

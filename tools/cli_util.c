@@ -29,7 +29,7 @@ static void scratch_on_signal(int sig)
 	raise(sig);
 }
 
-static const char *default_dir(void)
+const char *cli_default_dir(void)
 {
 	const char *t = getenv("TMPDIR");
 
@@ -48,7 +48,7 @@ int cli_scratch_create(struct cli_scratch *s, const char *dir)
 	int fd;
 
 	if (!dir)
-		dir = default_dir();
+		dir = cli_default_dir();
 	if (snprintf(s->path, sizeof(s->path), "%s/coherio-demo-XXXXXX", dir) >=
 	    (int)sizeof(s->path)) {
 		fprintf(stderr, "coherio: directory name too long: %s\n", dir);
