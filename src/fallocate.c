@@ -190,12 +190,22 @@ static int shift_range(struct cio_inode *ino, int mode, int64_t off, int64_t len
 		r = -EFBIG;
 	if (r == 0)
 		r = drop_tail(ino, from >> c->c_page_shift, true);         /* Step 3 */
-	if (r == 0 && fstat(ino->i_fd, &st) < 0)                      /* Step 4 */
+	/* Step 4: the kernel shifts from its own size. Every page from
+	 * @from on is on the device now; a backing file longer than coherio's
+	 * size holds only write-back padding there (or a change made behind
+	 * the cache, G10, which coherio's view overrides here). */
+	bool cut = false;
+	if (r == 0 && fstat(ino->i_fd, &st) < 0)
 		r = -errno;
-	if (r == 0 && st.st_size != size && ftruncate(ino->i_fd, (off_t)size) < 0)
-		r = -errno;
+	if (r == 0 && st.st_size != size) {
+		cut = true;
+		if (ftruncate(ino->i_fd, (off_t)size) < 0)
+			r = -errno;
+	}
 	if (r == 0)
 		r = backing_fallocate(ino, mode, off, len);
+	if (r < 0 && cut)
+		cio_kernel_cache_drop(ino->i_fd, from); /* ftruncate's zeroing */
 	if (r == 0) {                                                  /* Step 5 */
 		pthread_mutex_lock(&ino->i_lock);
 		atomic_store_explicit(&ino->i_size, collapse ? size - len : size + len,
