@@ -10,9 +10,15 @@
  * After each kind of operation coherio does, the file's pages resident in
  * the kernel's page cache are counted with mincore() on a read-only shared
  * mapping (which itself faults nothing in): the count must be 0. A control
- * first shows the probe works: a buffered pwrite through a plain descriptor
- * makes the count non-zero. Skipped where the file system refuses O_DIRECT
- * (coherio falls back to the kernel's page cache there by design).
+ * shows the probe works: a buffered pwrite through a plain descriptor
+ * makes the count non-zero. Skipped where the file system refuses O_DIRECT (coherio falls
+ * back to the kernel's page cache there by design).
+ * On some kernels ftruncate and fallocate leave no such pages at all (6.18
+ * ext4: a standalone probe - O_DIRECT writes, then ftruncate, punch, zero,
+ * collapse - shows 0 pages with mincore and fincore), and there the test
+ * guards only against coherio itself doing buffered I/O on the file; on
+ * kernels that zero through the page cache it also catches a missing
+ * cio_kernel_cache_drop().
  */
 #include "helpers.h"
 
