@@ -11,8 +11,8 @@
  * the kernel's page cache are counted with mincore() on a read-only shared
  * mapping (which itself faults nothing in): the count must be 0. A control
  * shows the probe works: a buffered pwrite through a plain descriptor
- * makes the count non-zero. Skipped where the file system refuses O_DIRECT (coherio falls
- * back to the kernel's page cache there by design).
+ * makes the count non-zero. Skipped where the file system refuses
+ * O_DIRECT (coherio falls back to the kernel's page cache there by design).
  * On some kernels ftruncate and fallocate leave no such pages at all (6.18
  * ext4: a standalone probe - O_DIRECT writes, then ftruncate, punch, zero,
  * collapse - shows 0 pages with mincore and fincore), and there the test
