@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/loopdev/loopdev.sh FSTYPE PROGRAM - run PROGRAM MOUNTDIR FSTYPE on a
+# fresh, small FSTYPE (ext4 | xfs) file system that this script makes in a
+# file under /var/tmp, attaches to a loop device and mounts in a fresh
+# directory; everything (mount, loop device, image, directories) is removed
+# on exit, on failure too (trap). Exits with PROGRAM's status, or 77 (skip,
+# with the reason printed) where loop devices, mkfs, mount or the file system
+# are missing or not permitted (not root, a container without loop devices).
+set -u
+fstype=${1:?usage: loopdev.sh ext4|xfs PROGRAM}
+prog=${2:?usage: loopdev.sh ext4|xfs PROGRAM}
+export PATH="$PATH:/usr/sbin:/sbin"
+
+skip() {
+	echo "SKIP loopdev/$fstype: $*"
+	exit 77
+}
+
+[ "$(id -u)" = 0 ] || skip "not root (losetup and mount need root)"
+[ -e /dev/loop-control ] || skip "no /dev/loop-control (no loop devices)"
+for t in losetup mount umount mkfs."$fstype"; do
+	command -v "$t" >/dev/null 2>&1 || skip "$t not installed"
+done
+grep -qw "$fstype" /proc/filesystems || skip "the kernel has no $fstype (not in /proc/filesystems)"
+
+work=$(mktemp -d /var/tmp/coherio-loopdev-"$fstype".XXXXXX) || skip "cannot make a directory under /var/tmp"
+img=$work/img
+mnt=$work/mnt
+dev=
+cleanup() {
+	if [ -d "$mnt" ] && mountpoint -q "$mnt"; then
+		umount "$mnt" 2>/dev/null || umount -l "$mnt"
+	fi
+	[ -n "$dev" ] && losetup -d "$dev"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+mkdir "$mnt" || exit 1
+
+case $fstype in
+ext4)
+	# Small, no blocks reserved for root (the test runs as root and must
+	# be able to fill it), inode tables and journal written by mkfs so that
+	# no lazy-init thread writes behind the test's back.
+	truncate -s 64M "$img" || exit 1
+	mkfs.ext4 -q -F -m 0 -E lazy_itable_init=0,lazy_journal_init=0 "$img" >"$work/mkfs.log" 2>&1 ||
+		{ cat "$work/mkfs.log"; skip "mkfs.ext4 failed"; } ;;
+xfs)
+	# 300 MiB is the smallest XFS that xfsprogs >= 5.19 makes; the image is
+	# sparse, so it costs what is written. reflink=1 (the default) is
+	# asked for explicitly: the FICLONE check needs it.
+	truncate -s 320M "$img" || exit 1
+	mkfs.xfs -q -f -m reflink=1 "$img" >"$work/mkfs.log" 2>&1 ||
+		{ cat "$work/mkfs.log"; skip "mkfs.xfs failed"; } ;;
+*)
+	echo "loopdev.sh: unknown file system '$fstype'" >&2
+	exit 2 ;;
+esac
+
+dev=$(losetup -f --show "$img" 2>"$work/losetup.log") ||
+	{ dev=; cat "$work/losetup.log"; skip "losetup failed (loop devices not permitted here?)"; }
+mount -t "$fstype" "$dev" "$mnt" 2>"$work/mount.log" ||
+	{ cat "$work/mount.log"; skip "mount of $dev failed (mount not permitted here?)"; }
+
+echo "loopdev/$fstype: $dev mounted on $mnt"
+"$prog" "$mnt" "$fstype"
+rc=$?
+exit $rc

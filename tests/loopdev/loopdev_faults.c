@@ -1,0 +1,436 @@
+/*
+ * loopdev_faults.c - real faults from a real file system (issue 13, point 2).
+ *
+ * Run by loopdev.sh as `loopdev_faults MOUNTDIR FSTYPE` on a small ext4 or
+ * XFS that the script made on a loop device and removes afterwards. Nothing
+ * here is injected by coherio's fault engine: the errors come from the file
+ * system.
+ *
+ *  hole race (both)  a cached read of a hole racing an aligned direct write
+ *                    into that hole sees, byte for byte, zeros or the new
+ *                    data (XFS fills with unwritten extents, ext4 too, but
+ *                    converts differently); afterwards the cache and the
+ *                    kernel's view equal the write.
+ *  reflink (xfs)     dirty pages written through coherio, cio_fsync, then the
+ *                    kernel's FICLONE: the clone has the data; a later
+ *                    cached + direct overwrite of the source (copy on write
+ *                    under O_DIRECT) leaves the clone alone.
+ *  ENOSPC (both)     the file system is filled (fallocate of a filler file,
+ *                    then a probe write that must fail); write-back of new
+ *                    pages fails with -ENOSPC, the pages stay dirty, every
+ *                    handle's fsync reports it and a retry reports it again
+ *                    (a new failure); a cache full of unwritable dirty pages
+ *                    refuses the next cached write with an error; the last
+ *                    close fails and keeps the pages; after the filler is
+ *                    deleted, a new handle's fsync succeeds (after at most
+ *                    one report of the error it had not seen) and the kernel's
+ *                    view equals every accepted byte.
+ *  shutdown (both)   the file system is shut down (FS_IOC_SHUTDOWN without
+ *                    log flush: what a dying disk does to ext4 and XFS);
+ *                    write-back fails with -EIO, the pages stay dirty with
+ *                    their data, every handle's fsync reports it, a retry
+ *                    still fails (never a false success), the last close and
+ *                    cio_cache_destroy() return the error. Last, because the
+ *                    file system stays shut down until it is unmounted.
+ *
+ * Single-threaded but for the hole race (one reader thread, joined).
+ */
+#include "helpers.h"
+
+#include <linux/fs.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+/* The shutdown ioctl: EXT4_IOC_SHUTDOWN == XFS_IOC_GOINGDOWN ==
+ * FS_IOC_SHUTDOWN (not in Debian 12's linux/fs.h); NOLOGFLUSH = 2. */
+#ifndef FS_IOC_SHUTDOWN
+#define FS_IOC_SHUTDOWN _IOR('X', 125, uint32_t)
+#endif
+#define T_SHUTDOWN_NOLOGFLUSH 2u
+
+static const char *mnt;
+static int is_xfs;
+
+static char *mpath(const char *name, uint32_t ps)
+{
+	char *p = NULL;
+	CHECK(asprintf(&p, "%s/%s-%u", mnt, name, ps) > 0);
+	return p;
+}
+
+/* ---- hole race --------------------------------------------------------- */
+
+#define HR_REGION (64u * 1024)
+#define HR_ROUNDS 48
+
+struct hr_shared {
+	cio_file *f;
+	atomic_int go;   /* round number the reader may start */
+	atomic_int done; /* rounds the reader finished */
+	uint8_t *rbuf;
+	int saw_zero, saw_new;
+};
+
+static void *hr_reader(void *arg)
+{
+	struct hr_shared *s = arg;
+	for (int r = 0; r < HR_ROUNDS; r++) {
+		while (atomic_load(&s->go) <= r)
+			;
+		int64_t off = (int64_t)r * HR_REGION;
+		t_ctx("hole race round %d reader", r);
+		t_read_all(s->f, s->rbuf, HR_REGION, off, 0);
+		for (size_t i = 0; i < HR_REGION; i++) {
+			uint8_t want = t_stamp_byte(100 + (uint64_t)r,
+			                            (uint64_t)off + i);
+			uint8_t got = s->rbuf[i];
+			CHECKF(got == 0 || got == want,
+			       "offset %lld: 0x%02x, neither 0 nor the write's 0x%02x",
+			       (long long)off + (long long)i, got, want);
+		}
+		if (t_find_nonzero(s->rbuf, HR_REGION) < 0)
+			s->saw_zero++;
+		else
+			s->saw_new++;
+		atomic_store(&s->done, r + 1);
+	}
+	return NULL;
+}
+
+static void hole_race(void)
+{
+	const uint32_t ps = 4096;
+	char *path = mpath("holerace", ps);
+	size_t flen = (size_t)HR_ROUNDS * HR_REGION;
+	cio_cache *c = t_cache(ps, 0, 0);
+	cio_file *f = t_open(c, path, O_RDWR | O_CREAT | O_EXCL);
+	CHECK_EQ(cio_truncate(f, (int64_t)flen, 0), 0); /* one hole */
+	CHECK_EQ(t_fstats(f).direct_io, 1);
+	uint8_t *model = t_alloc(flen);
+	for (int r = 0; r < HR_ROUNDS; r++)
+		t_stamp_fill(model + (size_t)r * HR_REGION, HR_REGION,
+		             (uint64_t)r * HR_REGION, 100 + (uint64_t)r);
+
+	struct hr_shared s = { .f = f, .rbuf = t_alloc(HR_REGION) };
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, hr_reader, &s), 0);
+	for (int r = 0; r < HR_ROUNDS; r++) {
+		int64_t off = (int64_t)r * HR_REGION;
+		t_ctx("hole race round %d writer", r);
+		atomic_store(&s.go, r + 1);
+		t_write_all(f, model + off, HR_REGION, off, CIO_RW_DIRECT);
+		while (atomic_load(&s.done) <= r)
+			sched_yield();
+		/* G1: after the direct write and the racing read, the cache
+		 * holds the write. */
+		uint8_t *buf = t_alloc(HR_REGION);
+		t_read_all(f, buf, HR_REGION, off, 0);
+		CHECK_MEM(buf, model + off, HR_REGION, off);
+		free(buf);
+	}
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(cio_fsync(f), 0);
+	CHECK_KERNEL(path, model, flen, 0);
+	t_log("hole race: %d rounds, the racing read saw zeros %d times, "
+	      "the write %d times (a mix of both counts as the write)",
+	      HR_ROUNDS, s.saw_zero, s.saw_new);
+	t_close(f);
+	t_destroy(c);
+	CHECK_EQ(unlink(path), 0);
+	free(s.rbuf);
+	free(model);
+	free(path);
+}
+
+/* ---- reflink (XFS) ----------------------------------------------------- */
+
+static void reflink(void)
+{
+	const uint32_t ps = 4096;
+	const size_t len = 16 * ps;
+	char *src = mpath("reflink-src", ps), *dst = mpath("reflink-dst", ps);
+	cio_cache *c = t_cache(ps, 0, 0);
+	cio_file *f = t_open(c, src, O_RDWR | O_CREAT | O_EXCL);
+	uint8_t *model = t_alloc(len), *old = t_alloc(len);
+	t_ctx("reflink");
+
+	/* Dirty pages through coherio; the kernel sees them after fsync. */
+	t_stamp_fill(model, len, 0, 31);
+	t_write_all(f, model, len, 0, 0);
+	CHECK_EQ(t_fstats(f).dirty_pages, len / ps);
+	CHECK_EQ(cio_fsync(f), 0);
+
+	int sfd = open(src, O_RDONLY);
+	int dfd = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	CHECK(sfd >= 0 && dfd >= 0);
+	int rc = ioctl(dfd, FICLONE, sfd);
+	CHECKF(rc == 0, "FICLONE: %s", strerror(errno));
+	CHECK_EQ(close(dfd), 0);
+	CHECK_EQ(close(sfd), 0);
+	CHECK_KERNEL(dst, model, len, 0);
+	memcpy(old, model, len);
+
+	/* Overwrite the now shared extents: a cached page and a direct
+	 * page. XFS copies on write; the clone keeps the old data. */
+	t_stamp_fill(model + ps, ps, ps, 32);
+	t_write_all(f, model + ps, ps, ps, 0);
+	t_stamp_fill(model + 3 * ps, ps, 3 * ps, 33);
+	t_write_all(f, model + 3 * ps, ps, 3 * ps, CIO_RW_DIRECT);
+	CHECK_EQ(cio_fsync(f), 0);
+	CHECK_KERNEL(src, model, len, 0);
+	CHECK_KERNEL(dst, old, len, 0);
+	/* And coherio reads the clone as the kernel does. */
+	cio_file *g = t_open(c, dst, O_RDONLY);
+	uint8_t *buf = t_alloc(len);
+	t_read_all(g, buf, len, 0, 0);
+	CHECK_MEM(buf, old, len, 0);
+	t_log("reflink: the clone of an fsynced coherio file has its data; "
+	      "cached and direct overwrites of the source leave it alone");
+	t_close(g);
+	t_close(f);
+	t_destroy(c);
+	CHECK_EQ(unlink(src), 0);
+	CHECK_EQ(unlink(dst), 0);
+	free(buf);
+	free(old);
+	free(model);
+	free(src);
+	free(dst);
+}
+
+/* ---- ENOSPC ------------------------------------------------------------ */
+
+/* Fill the file system: fallocate a filler in halving chunks down to one
+ * block, then write a probe block with O_DIRECT until that fails with
+ * ENOSPC. Returns the filler's path (the probe file is removed with it). */
+static char *fill_fs(uint32_t ps, char **probe_out)
+{
+	char *filler = mpath("filler", ps), *probe = mpath("probe", ps);
+	int fd = open(filler, O_RDWR | O_CREAT | O_EXCL, 0644);
+	/* Made first: a full XFS cannot allocate an inode. */
+	int pfd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0644);
+	CHECK(fd >= 0 && pfd >= 0);
+	struct statvfs sv;
+	CHECK_EQ(fstatvfs(fd, &sv), 0);
+	int64_t chunk = (int64_t)sv.f_bavail * (int64_t)sv.f_bsize, off = 0;
+	while (chunk >= 4096) {
+		if (fallocate(fd, 0, off, chunk) == 0)
+			off += chunk;
+		else if (errno == ENOSPC)
+			chunk /= 2;
+		else
+			t_fail("fallocate(filler, %lld, %lld): %s",
+			       (long long)off, (long long)chunk, strerror(errno));
+	}
+	CHECK_EQ(fsync(fd), 0);
+	CHECK_EQ(close(fd), 0);
+
+	void *blk = t_alloc(4096);
+	int full = 0;
+	for (int i = 0; i < 4096 && !full; i++) {
+		ssize_t w = pwrite(pfd, blk, 4096, (off_t)i * 4096);
+		if (w < 0 && errno == ENOSPC)
+			full = 1;
+		else
+			CHECKF(w == 4096, "probe write %d: %zd (%s)", i, w,
+			       strerror(errno));
+	}
+	CHECKF(full, "the file system still takes writes after the filler");
+	CHECK_EQ(close(pfd), 0);
+	free(blk);
+	t_log("ENOSPC: filler %lld bytes, the file system is full", (long long)off);
+	*probe_out = probe;
+	return filler;
+}
+
+static void enospc(uint32_t ps)
+{
+	char *path = mpath("enospc", ps);
+	const uint64_t budget = 32ull * ps;
+	cio_cache *c = t_cache(ps, budget, 0);
+	struct cio_cache_stats cs = t_cstats(c);
+	uint64_t max_pages = 4 * cs.pages_total + 8;
+	size_t mlen = (size_t)max_pages * ps;
+	uint8_t *model = t_alloc(mlen);
+	t_ctx("ps=%u ENOSPC (pages_total %llu)", ps,
+	      (unsigned long long)cs.pages_total);
+
+	/* Pages 0 and 1 are on disk (allocated) before the disk fills. */
+	cio_file *h1 = t_open(c, path, O_RDWR | O_CREAT | O_EXCL);
+	cio_file *h2 = t_open(c, path, O_RDWR);
+	t_stamp_fill(model, 2 * ps, 0, 41);
+	t_write_all(h1, model, 2 * ps, 0, 0);
+	CHECK_EQ(cio_fsync(h1), 0);
+	CHECK_EQ(cio_fsync(h2), 0);
+	char *probe, *filler = fill_fs(ps, &probe);
+
+	/* Page 0 rewritten (in place: fits), pages 2..5 new (need blocks). */
+	t_stamp_fill(model, ps, 0, 42);
+	t_write_all(h1, model, ps, 0, 0);
+	t_stamp_fill(model + 2 * ps, 4 * ps, 2 * ps, 43);
+	t_write_all(h2, model + 2 * ps, 4 * ps, 2 * ps, 0);
+	CHECK_EQ(t_fstats(h1).dirty_pages, 5);
+
+	int r1 = cio_fsync(h1);
+	t_log("ps=%u: fsync(h1) on a full file system = %d (%s)", ps, r1,
+	      t_errname(r1));
+	CHECK_EQ(r1, -ENOSPC);
+	struct cio_file_stats fs = t_fstats(h1);
+	CHECK_EQ(fs.dirty_pages, 4); /* page 0 written, 2..5 kept */
+	CHECK_GE(fs.writeback_errors, 1);
+	CHECK_EQ(cio_fsync(h2), -ENOSPC);  /* h2 had not seen it */
+	CHECK_EQ(cio_fsync(h1), -ENOSPC);  /* retried, failed again */
+	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
+	uint8_t *buf = t_alloc(mlen);
+	t_read_all(h1, buf, 6 * ps, 0, 0);
+	CHECK_MEM(buf, model, 6 * ps, 0);
+
+	/* Fill the cache with unwritable dirty pages: a cached write of a
+	 * new page must fail with an error once nothing can be evicted. */
+	uint64_t accepted = 6; /* pages [0, accepted) hold model */
+	ssize_t wr = 0;
+	for (uint64_t p = 6; p < max_pages; p++) {
+		int64_t off = (int64_t)(p * ps);
+		t_stamp_fill(model + off, ps, (uint64_t)off, 44);
+		wr = cio_write(h2, model + off, ps, off, 0);
+		if (wr < 0)
+			break;
+		CHECK_EQ(wr, ps);
+		accepted = p + 1;
+	}
+	t_log("ps=%u: cached write of page %llu refused with %zd (%s) after "
+	      "%llu pages, %llu frames", ps, (unsigned long long)accepted, wr,
+	      t_errname(wr), (unsigned long long)accepted,
+	      (unsigned long long)cs.pages_total);
+	CHECKF(wr < 0, "%llu pages accepted into %llu frames with no space",
+	       (unsigned long long)accepted, (unsigned long long)cs.pages_total);
+	CHECK_EQ(wr, -ENOSPC);
+	CHECK_ULE(accepted, cs.pages_total + 2); /* 2 pages were on disk */
+	size_t alen = (size_t)accepted * ps;
+	memset(model + alen, 0, mlen - alen);
+	CHECK_EQ(cio_size(h1), (int64_t)alen);
+	/* Every dirty page is cached and reads back; the clean pages 0 and 1
+	 * were evicted to make room, and a cached read of them now needs a
+	 * frame that nothing can free: it fails with the error (G6) or, if a
+	 * frame is still free, returns the data. A direct read needs no
+	 * frame and returns the data. */
+	t_read_all(h1, buf + 2 * ps, alen - 2 * ps, 2 * ps, 0);
+	CHECK_MEM(buf + 2 * ps, model + 2 * ps, alen - 2 * ps, 2 * ps);
+	ssize_t rr = cio_read(h1, buf, 2 * ps, 0, 0);
+	t_log("ps=%u: cached read of the evicted clean pages = %zd (%s)", ps,
+	      rr, t_errname(rr));
+	CHECKF(rr == -ENOSPC || rr == (ssize_t)(2 * ps), "rr = %zd", rr);
+	if (rr > 0)
+		CHECK_MEM(buf, model, 2 * ps, 0);
+	t_read_all(h1, buf, 2 * ps, 0, CIO_RW_DIRECT);
+	CHECK_MEM(buf, model, 2 * ps, 0);
+
+	/* The last close cannot write them back: it says so, keeps them. */
+	CHECK_EQ(cio_close(h2), 0);
+	int rc = cio_close(h1);
+	t_log("ps=%u: last close with no space = %d (%s)", ps, rc,
+	      t_errname(rc));
+	CHECK_EQ(rc, -ENOSPC);
+	CHECK_EQ(t_cstats(c).pages_dirty, accepted - 2);
+
+	/* Space again: one fsync of a new handle writes everything (it may
+	 * first report the error nobody saw since the close). */
+	CHECK_EQ(unlink(filler), 0);
+	CHECK_EQ(unlink(probe), 0);
+	cio_file *h3 = t_open(c, path, O_RDWR);
+	rc = cio_fsync(h3);
+	t_log("ps=%u: first fsync after space was freed = %d (%s)", ps, rc,
+	      t_errname(rc));
+	if (rc != 0) {
+		CHECK_EQ(rc, -ENOSPC);
+		CHECK_EQ(t_fstats(h3).dirty_pages, 0);
+		rc = cio_fsync(h3);
+	}
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(t_fstats(h3).dirty_pages, 0);
+	CHECK_EQ(t_cstats(c).pages_dirty, 0);
+	CHECK_EQ(t_kernel_size(path), (int64_t)alen);
+	CHECK_KERNEL(path, model, alen, 0);
+	t_close(h3);
+	t_destroy(c);
+	CHECK_EQ(unlink(path), 0);
+	free(buf);
+	free(model);
+	free(filler);
+	free(probe);
+	free(path);
+}
+
+/* ---- shutdown: EIO ----------------------------------------------------- */
+
+static void shutdown_eio(void)
+{
+	const uint32_t ps = 4096;
+	const size_t len = 8 * ps;
+	char *path = mpath("shutdown", ps);
+	cio_cache *c = t_cache(ps, 0, 0);
+	cio_file *h1 = t_open(c, path, O_RDWR | O_CREAT | O_EXCL);
+	cio_file *h2 = t_open(c, path, O_RDWR);
+	uint8_t *model = t_alloc(len), *buf = t_alloc(len);
+	t_ctx("shutdown");
+	t_stamp_fill(model, len, 0, 51);
+	t_write_all(h1, model, len, 0, 0);
+	CHECK_EQ(cio_fsync(h1), 0);
+	CHECK_EQ(cio_fsync(h2), 0);
+
+	/* Overwrites of allocated blocks, then the file system dies. */
+	t_stamp_fill(model + ps, 4 * ps, ps, 52);
+	t_write_all(h2, model + ps, 4 * ps, ps, 0);
+	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
+	int dfd = open(mnt, O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0);
+	uint32_t how = T_SHUTDOWN_NOLOGFLUSH;
+	if (ioctl(dfd, FS_IOC_SHUTDOWN, &how) != 0)
+		t_fail("FS_IOC_SHUTDOWN: %s", strerror(errno));
+	CHECK_EQ(close(dfd), 0);
+
+	int r1 = cio_fsync(h1), r2 = cio_fsync(h2), r3 = cio_fsync(h1);
+	t_log("after shutdown: fsync(h1) = %d (%s), fsync(h2) = %d (%s), "
+	      "fsync(h1) again = %d (%s)", r1, t_errname(r1), r2,
+	      t_errname(r2), r3, t_errname(r3));
+	CHECK_EQ(r1, -EIO);
+	CHECK_EQ(r2, -EIO);
+	CHECK_EQ(r3, -EIO); /* never a success while the data is not there */
+	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
+	t_read_all(h2, buf, len, 0, 0);
+	CHECK_MEM(buf, model, len, 0);
+
+	CHECK_EQ(cio_close(h2), 0);
+	int rc = cio_close(h1);
+	CHECK_EQ(rc, -EIO);
+	rc = cio_cache_destroy(c); /* the data is lost here, and said so */
+	t_log("after shutdown: last close = -EIO, cio_cache_destroy = %d (%s)",
+	      rc, t_errname(rc));
+	CHECK_EQ(rc, -EIO);
+	free(buf);
+	free(model);
+	free(path);
+}
+
+int main(int argc, char **argv)
+{
+	t_init("loopdev_faults", 120);
+	if (argc != 3)
+		return t_skip("usage: loopdev_faults MOUNTDIR ext4|xfs (run by "
+		              "loopdev.sh)");
+	mnt = argv[1];
+	is_xfs = strcmp(argv[2], "xfs") == 0;
+
+	hole_race();
+	if (is_xfs)
+		reflink();
+	else
+		t_log("reflink: not on ext4 (no FICLONE there)");
+	enospc(4096);
+	enospc(16384);
+	shutdown_eio();
+	return t_pass();
+}
