@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# tests/loopdev/loopdev.sh FSTYPE PROGRAM - run PROGRAM MOUNTDIR FSTYPE on a
+# tests/loopdev/loopdev.sh FSTYPE PROGRAM - run PROGRAM MOUNTDIR FSTYPE PHASE on a
 # fresh, small FSTYPE (ext4 | xfs) file system that this script makes in a
 # file under /var/tmp, attaches to a loop device and mounts in a fresh
-# directory; everything (mount, loop device, image, directories) is removed
+# directory, once per phase (PROGRAM's third argument: live, shutdown and, on
+# ext4, erofs); everything (mount, loop device, image, directories) is removed
 # on exit, on failure too (trap). Exits with PROGRAM's status, or 77 (skip,
 # with the reason printed) where loop devices, mkfs, mount or the file system
 # are missing or not permitted (not root, a container without loop devices).
@@ -28,42 +29,62 @@ img=$work/img
 mnt=$work/mnt
 dev=
 cleanup() {
-	if [ -d "$mnt" ] && mountpoint -q "$mnt"; then
-		umount "$mnt" 2>/dev/null || umount -l "$mnt"
-	fi
-	[ -n "$dev" ] && losetup -d "$dev"
+	[ -d "$mnt" ] && unmake_fs
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 mkdir "$mnt" || exit 1
 
-case $fstype in
-ext4)
-	# Small, no blocks reserved for root (the test runs as root and must
-	# be able to fill it), inode tables and journal written by mkfs so that
-	# no lazy-init thread writes behind the test's back.
-	truncate -s 64M "$img" || exit 1
-	mkfs.ext4 -q -F -m 0 -E lazy_itable_init=0,lazy_journal_init=0 "$img" >"$work/mkfs.log" 2>&1 ||
-		{ cat "$work/mkfs.log"; skip "mkfs.ext4 failed"; } ;;
-xfs)
-	# 300 MiB is the smallest XFS that xfsprogs >= 5.19 makes; the image is
-	# sparse, so it costs what is written. reflink=1 (the default) is
-	# asked for explicitly: the FICLONE check needs it.
-	truncate -s 320M "$img" || exit 1
-	mkfs.xfs -q -f -m reflink=1 "$img" >"$work/mkfs.log" 2>&1 ||
-		{ cat "$work/mkfs.log"; skip "mkfs.xfs failed"; } ;;
-*)
-	echo "loopdev.sh: unknown file system '$fstype'" >&2
-	exit 2 ;;
-esac
+# make_fs: a fresh file system in $img, attached and mounted on $mnt.
+make_fs() {
+	rm -f "$img"
+	case $fstype in
+	ext4)
+		# Small, no blocks reserved for root (the test runs as root and
+		# must be able to fill it), inode tables and journal written by
+		# mkfs so that no lazy-init thread writes behind the test's back.
+		truncate -s 64M "$img" || exit 1
+		mkfs.ext4 -q -F -m 0 -E lazy_itable_init=0,lazy_journal_init=0 "$img" >"$work/mkfs.log" 2>&1 ||
+			{ cat "$work/mkfs.log"; skip "mkfs.ext4 failed"; }
+		# errors=remount-ro: the erofs phase's error makes it read-only.
+		opts=errors=remount-ro ;;
+	xfs)
+		# 300 MiB is the smallest XFS that xfsprogs >= 5.19 makes; the
+		# image is sparse, so it costs what is written. reflink=1 (the
+		# default) is asked for explicitly: the FICLONE check needs it.
+		truncate -s 320M "$img" || exit 1
+		mkfs.xfs -q -f -m reflink=1 "$img" >"$work/mkfs.log" 2>&1 ||
+			{ cat "$work/mkfs.log"; skip "mkfs.xfs failed"; }
+		opts=defaults ;;
+	*)
+		echo "loopdev.sh: unknown file system '$fstype'" >&2
+		exit 2 ;;
+	esac
+	dev=$(losetup -f --show "$img" 2>"$work/losetup.log") ||
+		{ dev=; cat "$work/losetup.log"; skip "losetup failed (loop devices not permitted here?)"; }
+	mount -t "$fstype" -o "$opts" "$dev" "$mnt" 2>"$work/mount.log" ||
+		{ cat "$work/mount.log"; skip "mount of $dev failed (mount not permitted here?)"; }
+}
 
-dev=$(losetup -f --show "$img" 2>"$work/losetup.log") ||
-	{ dev=; cat "$work/losetup.log"; skip "losetup failed (loop devices not permitted here?)"; }
-mount -t "$fstype" "$dev" "$mnt" 2>"$work/mount.log" ||
-	{ cat "$work/mount.log"; skip "mount of $dev failed (mount not permitted here?)"; }
+# unmake_fs: unmount and detach (a shut-down or read-only file system
+# unmounts too).
+unmake_fs() {
+	if mountpoint -q "$mnt"; then
+		umount "$mnt" || umount -l "$mnt"
+	fi
+	[ -n "$dev" ] && losetup -d "$dev"
+	dev=
+}
 
-echo "loopdev/$fstype: $dev mounted on $mnt"
-"$prog" "$mnt" "$fstype"
-rc=$?
-exit $rc
+# Phases: "live" leaves the file system usable; "shutdown" and (ext4)
+# "erofs" kill it, so each gets a fresh one.
+phases="live shutdown"
+[ "$fstype" = ext4 ] && phases="$phases erofs"
+for phase in $phases; do
+	make_fs
+	echo "loopdev/$fstype: $dev mounted on $mnt, phase $phase"
+	"$prog" "$mnt" "$fstype" "$phase" || exit $?
+	unmake_fs
+done
+exit 0

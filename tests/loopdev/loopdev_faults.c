@@ -42,6 +42,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 
 /* The shutdown ioctl: EXT4_IOC_SHUTDOWN == XFS_IOC_GOINGDOWN ==
@@ -52,7 +53,6 @@
 #define T_SHUTDOWN_NOLOGFLUSH 2u
 
 static const char *mnt;
-static int is_xfs;
 
 static char *mpath(const char *name, uint32_t ps)
 {
@@ -364,52 +364,89 @@ static void enospc(uint32_t ps)
 	free(path);
 }
 
-/* ---- shutdown: EIO ----------------------------------------------------- */
+/* ---- the file system dies: shutdown (EIO), errors=remount-ro (EROFS) ---- */
 
-static void shutdown_eio(void)
+/* Shut the file system down as a dying disk does (no log flush). */
+static void kill_shutdown(void)
 {
-	const uint32_t ps = 4096;
-	const size_t len = 8 * ps;
-	char *path = mpath("shutdown", ps);
-	cio_cache *c = t_cache(ps, 0, 0);
-	cio_file *h1 = t_open(c, path, O_RDWR | O_CREAT | O_EXCL);
-	cio_file *h2 = t_open(c, path, O_RDWR);
-	uint8_t *model = t_alloc(len), *buf = t_alloc(len);
-	t_ctx("shutdown");
-	t_stamp_fill(model, len, 0, 51);
-	t_write_all(h1, model, len, 0, 0);
-	CHECK_EQ(cio_fsync(h1), 0);
-	CHECK_EQ(cio_fsync(h2), 0);
-
-	/* Overwrites of allocated blocks, then the file system dies. */
-	t_stamp_fill(model + ps, 4 * ps, ps, 52);
-	t_write_all(h2, model + ps, 4 * ps, ps, 0);
-	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
 	int dfd = open(mnt, O_RDONLY | O_DIRECTORY);
 	CHECK(dfd >= 0);
 	uint32_t how = T_SHUTDOWN_NOLOGFLUSH;
 	if (ioctl(dfd, FS_IOC_SHUTDOWN, &how) != 0)
 		t_fail("FS_IOC_SHUTDOWN: %s", strerror(errno));
 	CHECK_EQ(close(dfd), 0);
+}
+
+/* An ext4 error (ext4's own sysfs trigger, what a corrupt block does): the
+ * journal aborts and errors=remount-ro makes the file system read-only. */
+static void kill_ext4_error(void)
+{
+	struct stat st;
+	CHECK_EQ(stat(mnt, &st), 0);
+	char link[128], target[256], sysfs[320];
+	snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(st.st_dev),
+	         minor(st.st_dev));
+	ssize_t n = readlink(link, target, sizeof target - 1);
+	CHECKF(n > 0, "readlink(%s): %s", link, strerror(errno));
+	target[n] = 0;
+	const char *slash = strrchr(target, '/');
+	snprintf(sysfs, sizeof sysfs, "/sys/fs/ext4/%s/trigger_fs_error",
+	         slash ? slash + 1 : target);
+	int fd = open(sysfs, O_WRONLY);
+	CHECKF(fd >= 0, "open(%s): %s", sysfs, strerror(errno));
+	CHECK_EQ(write(fd, "coherio loopdev test", 20), 20);
+	CHECK_EQ(close(fd), 0);
+}
+
+/* Dirty overwrites of allocated blocks, then @kill: write-back fails with
+ * @want on every handle, every time (never a false success), the pages stay
+ * dirty with their data, and the last close and cio_cache_destroy() return
+ * the error (the data is lost there, and said so). */
+static void dies(const char *what, void (*kill)(void), int want)
+{
+	const uint32_t ps = 4096;
+	const size_t len = 8 * ps;
+	char *path = mpath(what, ps);
+	cio_cache *c = t_cache(ps, 0, 0);
+	cio_file *h1 = t_open(c, path, O_RDWR | O_CREAT | O_EXCL);
+	cio_file *h2 = t_open(c, path, O_RDWR);
+	uint8_t *model = t_alloc(len), *buf = t_alloc(len);
+	t_ctx("%s", what);
+	t_stamp_fill(model, len, 0, 51);
+	t_write_all(h1, model, len, 0, 0);
+	CHECK_EQ(cio_fsync(h1), 0);
+	CHECK_EQ(cio_fsync(h2), 0);
+
+	t_stamp_fill(model + ps, 4 * ps, ps, 52);
+	t_write_all(h2, model + ps, 4 * ps, ps, 0);
+	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
+	kill();
 
 	int r1 = cio_fsync(h1), r2 = cio_fsync(h2), r3 = cio_fsync(h1);
-	t_log("after shutdown: fsync(h1) = %d (%s), fsync(h2) = %d (%s), "
-	      "fsync(h1) again = %d (%s)", r1, t_errname(r1), r2,
+	t_log("%s: fsync(h1) = %d (%s), fsync(h2) = %d (%s), "
+	      "fsync(h1) again = %d (%s)", what, r1, t_errname(r1), r2,
 	      t_errname(r2), r3, t_errname(r3));
-	CHECK_EQ(r1, -EIO);
-	CHECK_EQ(r2, -EIO);
-	CHECK_EQ(r3, -EIO); /* never a success while the data is not there */
+	CHECK_EQ(r1, want);
+	CHECK_EQ(r2, want);
+	CHECK_EQ(r3, want);
 	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
 	t_read_all(h2, buf, len, 0, 0);
+	CHECK_MEM(buf, model, len, 0);
+	/* A cached write still lands in the cache; its write-back fails. */
+	t_stamp_fill(model, ps, 0, 53);
+	t_write_all(h1, model, ps, 0, 0);
+	CHECK_EQ(cio_fsync(h2), want);
+	CHECK_EQ(t_fstats(h1).dirty_pages, 5);
+	t_read_all(h1, buf, len, 0, 0);
 	CHECK_MEM(buf, model, len, 0);
 
 	CHECK_EQ(cio_close(h2), 0);
 	int rc = cio_close(h1);
-	CHECK_EQ(rc, -EIO);
-	rc = cio_cache_destroy(c); /* the data is lost here, and said so */
-	t_log("after shutdown: last close = -EIO, cio_cache_destroy = %d (%s)",
-	      rc, t_errname(rc));
-	CHECK_EQ(rc, -EIO);
+	CHECK_EQ(rc, want);
+	rc = cio_cache_destroy(c);
+	t_log("%s: last close = %s, cio_cache_destroy = %d (%s)", what,
+	      t_errname(want), rc, t_errname(rc));
+	CHECK_EQ(rc, want);
 	free(buf);
 	free(model);
 	free(path);
@@ -418,19 +455,27 @@ static void shutdown_eio(void)
 int main(int argc, char **argv)
 {
 	t_init("loopdev_faults", 120);
-	if (argc != 3)
-		return t_skip("usage: loopdev_faults MOUNTDIR ext4|xfs (run by "
-		              "loopdev.sh)");
+	if (argc != 4)
+		return t_skip("usage: loopdev_faults MOUNTDIR ext4|xfs "
+		              "live|shutdown|erofs (run by loopdev.sh)");
 	mnt = argv[1];
-	is_xfs = strcmp(argv[2], "xfs") == 0;
+	int is_xfs = strcmp(argv[2], "xfs") == 0;
+	const char *phase = argv[3];
 
-	hole_race();
-	if (is_xfs)
-		reflink();
-	else
-		t_log("reflink: not on ext4 (no FICLONE there)");
-	enospc(4096);
-	enospc(16384);
-	shutdown_eio();
+	if (strcmp(phase, "live") == 0) {
+		hole_race();
+		if (is_xfs)
+			reflink();
+		else
+			t_log("reflink: not on ext4 (no FICLONE there)");
+		enospc(4096);
+		enospc(16384);
+	} else if (strcmp(phase, "shutdown") == 0) {
+		dies("shutdown", kill_shutdown, -EIO);
+	} else if (strcmp(phase, "erofs") == 0 && !is_xfs) {
+		dies("ext4 error, remount-ro", kill_ext4_error, -EROFS);
+	} else {
+		t_fail("unknown phase %s for %s", phase, argv[2]);
+	}
 	return t_pass();
 }
