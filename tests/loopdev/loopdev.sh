@@ -69,12 +69,21 @@ make_fs() {
 
 # unmake_fs: unmount and detach (a shut-down or read-only file system
 # unmounts too).
+mounted() {
+	# Not mountpoint(1): it stats the directory, which fails with EIO on a
+	# shut-down XFS.
+	awk -v m="$mnt" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
+}
 unmake_fs() {
-	if mountpoint -q "$mnt"; then
-		umount "$mnt" || umount -l "$mnt"
+	local ok=0
+	if mounted; then
+		umount "$mnt" || { umount -l "$mnt"; ok=1; }
 	fi
-	[ -n "$dev" ] && losetup -d "$dev"
+	if [ -n "$dev" ]; then
+		losetup -d "$dev" || ok=1
+	fi
 	dev=
+	return $ok
 }
 
 # Phases: "live" leaves the file system usable; "shutdown" and (ext4)
@@ -85,6 +94,6 @@ for phase in $phases; do
 	make_fs
 	echo "loopdev/$fstype: $dev mounted on $mnt, phase $phase"
 	"$prog" "$mnt" "$fstype" "$phase" || exit $?
-	unmake_fs
+	unmake_fs || { echo "loopdev.sh: could not unmount $mnt or detach its loop device" >&2; exit 1; }
 done
 exit 0

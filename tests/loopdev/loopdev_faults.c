@@ -456,8 +456,8 @@ int main(int argc, char **argv)
 {
 	t_init("loopdev_faults", 120);
 	if (argc != 4)
-		return t_skip("usage: loopdev_faults MOUNTDIR ext4|xfs "
-		              "live|shutdown|erofs (run by loopdev.sh)");
+		t_fail("usage: loopdev_faults MOUNTDIR ext4|xfs "
+		       "live|shutdown|erofs (run by loopdev.sh)");
 	mnt = argv[1];
 	int is_xfs = strcmp(argv[2], "xfs") == 0;
 	const char *phase = argv[3];
