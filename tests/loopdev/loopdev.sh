@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# tests/loopdev/loopdev.sh FSTYPE PROGRAM - run PROGRAM MOUNTDIR FSTYPE PHASE on a
-# fresh, small FSTYPE (ext4 | xfs) file system that this script makes in a
-# file under /var/tmp, attaches to a loop device and mounts in a fresh
-# directory, once per phase (PROGRAM's third argument: live, shutdown and, on
-# ext4, erofs); everything (mount, loop device, image, directories) is removed
-# on exit, on failure too (trap). Exits with PROGRAM's status, or 77 (skip,
-# with the reason printed) where loop devices, mkfs, mount or the file system
-# are missing or not permitted (not root, a container without loop devices).
+# tests/loopdev/loopdev.sh FSTYPE PHASES PROGRAM [ARGS...] - for each phase
+# in PHASES (a space-separated list), run PROGRAM ARGS... MOUNTDIR FSTYPE PHASE
+# on a fresh, small FSTYPE (ext4 | xfs) file system that this script makes in
+# a file under /var/tmp, attaches to a loop device and mounts in a fresh
+# directory; everything (mount, loop device, image, directories) is removed
+# on exit, on failure too (trap). Exits with the first failing PROGRAM's
+# status, or 77 (skip, with the reason printed) where loop devices, mkfs,
+# mount or the file system are missing or not permitted (not root, a
+# container without loop devices). An unmount or detach that fails fails the
+# test.
 set -u
-fstype=${1:?usage: loopdev.sh ext4|xfs PROGRAM}
-prog=${2:?usage: loopdev.sh ext4|xfs PROGRAM}
+usage="usage: loopdev.sh ext4|xfs PHASES PROGRAM [ARGS...]"
+fstype=${1:?$usage}
+phases=${2:?$usage}
+shift 2
+[ $# -ge 1 ] || { echo "$usage" >&2; exit 2; }
 export PATH="$PATH:/usr/sbin:/sbin"
 
 skip() {
@@ -47,7 +52,8 @@ make_fs() {
 		truncate -s 64M "$img" || exit 1
 		mkfs.ext4 -q -F -m 0 -E lazy_itable_init=0,lazy_journal_init=0 "$img" >"$work/mkfs.log" 2>&1 ||
 			{ cat "$work/mkfs.log"; skip "mkfs.ext4 failed"; }
-		# errors=remount-ro: the erofs phase's error makes it read-only.
+		# errors=remount-ro: loopdev_faults' erofs phase's error makes
+		# it read-only.
 		opts=errors=remount-ro ;;
 	xfs)
 		# 300 MiB is the smallest XFS that xfsprogs >= 5.19 makes; the
@@ -86,14 +92,10 @@ unmake_fs() {
 	return $ok
 }
 
-# Phases: "live" leaves the file system usable; "shutdown" and (ext4)
-# "erofs" kill it, so each gets a fresh one.
-phases="live shutdown"
-[ "$fstype" = ext4 ] && phases="$phases erofs"
 for phase in $phases; do
 	make_fs
 	echo "loopdev/$fstype: $dev mounted on $mnt, phase $phase"
-	"$prog" "$mnt" "$fstype" "$phase" || exit $?
+	"$@" "$mnt" "$fstype" "$phase" || exit $?
 	unmake_fs || { echo "loopdev.sh: could not unmount $mnt or detach its loop device" >&2; exit 1; }
 done
 exit 0
