@@ -19,7 +19,9 @@
  *                    then a probe write that must fail); write-back of new
  *                    pages fails with -ENOSPC, the pages stay dirty, every
  *                    handle's fsync reports it and a retry reports it again
- *                    (a new failure); a cache full of unwritable dirty pages
+ *                    (a new failure); a direct write that needs blocks fails
+ *                    and leaves the dirty page it overlaps and the size
+ *                    alone; a cache full of unwritable dirty pages
  *                    refuses the next cached write with an error; the last
  *                    close fails and keeps the pages; after the filler is
  *                    deleted, a new handle's fsync succeeds (after at most
@@ -288,6 +290,22 @@ static void enospc(uint32_t ps)
 	t_read_all(h1, buf, 6 * ps, 0, 0);
 	CHECK_MEM(buf, model, 6 * ps, 0);
 
+	/* A direct write that needs blocks fails and changes nothing: not the
+	 * dirty cached page it overlaps (G3), not the size (G5). */
+	uint8_t *dbuf = t_alloc(ps);
+	t_stamp_fill(dbuf, ps, 3 * ps, 45);
+	ssize_t dw = cio_write(h2, dbuf, ps, 3 * ps, CIO_RW_DIRECT);
+	t_log("ps=%u: direct write over a dirty page = %zd (%s)", ps, dw,
+	      t_errname(dw));
+	CHECK_EQ(dw, -ENOSPC);
+	t_stamp_fill(dbuf, ps, 6 * ps, 46);
+	dw = cio_write(h2, dbuf, ps, 6 * ps, CIO_RW_DIRECT);
+	CHECK_EQ(dw, -ENOSPC);
+	CHECK_EQ(cio_size(h1), 6 * (int64_t)ps);
+	t_read_all(h1, buf, 6 * ps, 0, 0);
+	CHECK_MEM(buf, model, 6 * ps, 0);
+	free(dbuf);
+
 	/* Fill the cache with unwritable dirty pages: a cached write of a
 	 * new page must fail with an error once nothing can be evicted. */
 	uint64_t accepted = 6; /* pages [0, accepted) hold model */
@@ -350,6 +368,7 @@ static void enospc(uint32_t ps)
 		rc = cio_fsync(h3);
 	}
 	CHECK_EQ(rc, 0);
+	CHECK_EQ(cio_fsync(h3), 0);
 	CHECK_EQ(t_fstats(h3).dirty_pages, 0);
 	CHECK_EQ(t_cstats(c).pages_dirty, 0);
 	CHECK_EQ(t_kernel_size(path), (int64_t)alen);
@@ -400,7 +419,7 @@ static void kill_ext4_error(void)
 
 /* Dirty overwrites of allocated blocks, then @kill: write-back fails with
  * @want on every handle, every time (never a false success), the pages stay
- * dirty with their data, and the last close and cio_cache_destroy() return
+ * dirty with their data (a failing direct write over one leaves it), and the last close and cio_cache_destroy() return
  * the error (the data is lost there, and said so). */
 static void dies(const char *what, void (*kill)(void), int want)
 {
@@ -430,6 +449,11 @@ static void dies(const char *what, void (*kill)(void), int want)
 	CHECK_EQ(r2, want);
 	CHECK_EQ(r3, want);
 	CHECK_EQ(t_fstats(h1).dirty_pages, 4);
+	t_read_all(h2, buf, len, 0, 0);
+	CHECK_MEM(buf, model, len, 0);
+	/* A direct write fails and leaves the dirty page it overlaps alone. */
+	t_stamp_fill(buf, ps, 2 * ps, 54);
+	CHECK_EQ(cio_write(h1, buf, ps, 2 * ps, CIO_RW_DIRECT), want);
 	t_read_all(h2, buf, len, 0, 0);
 	CHECK_MEM(buf, model, len, 0);
 	/* A cached write still lands in the cache; its write-back fails. */
