@@ -1,10 +1,11 @@
 /*
  * loopdev_faults.c - real faults from a real file system (issue 13, point 2).
  *
- * Run by loopdev.sh as `loopdev_faults MOUNTDIR FSTYPE` on a small ext4 or
- * XFS that the script made on a loop device and removes afterwards. Nothing
- * here is injected by coherio's fault engine: the errors come from the file
- * system.
+ * Run by loopdev.sh as `loopdev_faults MOUNTDIR FSTYPE PHASE`, each phase on
+ * a fresh small ext4 or XFS that the script made on a loop device and removes
+ * afterwards. Nothing here is injected by coherio's fault engine: the errors
+ * come from the file system or the device. Phases: live (hole race, reflink,
+ * ENOSPC), thin, shutdown, erofs.
  *
  *  hole race (both)  a cached read of a hole racing an aligned direct write
  *                    into that hole sees, byte for byte, zeros or the new
@@ -38,8 +39,11 @@
  *                    write-back fails with -EIO, the pages stay dirty with
  *                    their data, every handle's fsync reports it, a retry
  *                    still fails (never a false success), the last close and
- *                    cio_cache_destroy() return the error. Last, because the
- *                    file system stays shut down until it is unmounted.
+ *                    cio_cache_destroy() return the error. Its own phase:
+ *                    the file system stays shut down until it is unmounted.
+ *  erofs (ext4)      the same after an ext4 error (sysfs trigger_fs_error)
+ *                    with errors=remount-ro: every write-back and fsync
+ *                    fails with -EROFS.
  *
  * Single-threaded but for the hole race (one reader thread, joined).
  */
