@@ -61,18 +61,19 @@
  *     flight (o_aio) are not waited for: the forking thread may be the one
  *     that reaps them; a cached one was done inside io_submit (a call), a
  *     direct one goes to the device and only updates clean pages.
- *  4. Under g_lock again, held until the fork returns: write back every
- *     served file (flush_locked), set each served descriptor's kernel
- *     offset to ours, and check that each file's kernel st_size is
- *     cio_size() (coherio trims the backing file on write-back: checked,
- *     and ftruncate()d to coherio's size where it is not). Now the kernel
- *     file is the file.
+ *  4. Under g_lock again, held until the fork returns: set each served
+ *     descriptor's kernel offset to ours; write every file back (the last
+ *     close of its handles, below; a handle kept for async operations is
+ *     written back with cio_invalidate); then check that each file's
+ *     kernel st_size is the cio_size() it had (coherio trims the backing
+ *     file on write-back: checked, and ftruncate()d to coherio's size where
+ *     it is not). Now the kernel file is the file.
  *  5. o_state LEFT; table entries of LEFT descriptions are removed (their
- *     references and ours are put after the fork, in the parent); each
- *     handle is closed now, or, with async operations in flight on it,
- *     kept until the last of them is reaped and then parked (never closed:
- *     a late last close would set the kernel file's size to coherio's, by
- *     then stale view).
+ *     references are dropped; ours are put after the fork, in the parent).
+ *     The handles were closed in step 4, except one with async operations
+ *     in flight: kept until the last of them is reaped and then parked,
+ *     never closed (a late last close would set the kernel file's size to
+ *     coherio's, by then stale, view).
  *  parent: release g_lock, clear g_forking, put the references.
  *  child:  the cache belongs to the parent (its engine and runner threads
  *          do not exist here): abandon it, never touching it again. Every
@@ -1285,12 +1286,13 @@ static void leave_mark(void)
 	wait_calls();
 }
 
-/* g_lock held. Make the kernel's size of @o's file coherio's. */
-static void leave_fix_size(struct pl_ofd *o, cio_file *f)
+/* g_lock held. Make the kernel's size of @o's file coherio's (after the
+ * write-back: coherio trims the backing file itself; checked here). */
+static void leave_fix_size(struct pl_ofd *o)
 {
 	struct stat st;
 	int fd = o->o_fork_fd;
-	int64_t size = cio_size(f);
+	int64_t size = o->o_fork_size;
 	if (fd < 0 || o->o_blockdev || size < 0 || pl_real.fstat(fd, &st) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_size == size)
 		return;
@@ -1305,16 +1307,35 @@ static void leave_fix_size(struct pl_ofd *o, cio_file *f)
 	}
 }
 
-/* Steps 4-5, g_lock held (until the fork returns). */
+/*
+ * Steps 4-5, g_lock held (until the fork returns). The write-back is the
+ * handles' last close (the last handle of a file writes it back), not a
+ * cio_invalidate() first: an invalidate followed at once by the last
+ * close can free the file's state under a readahead still completing on
+ * the thread engine (a library bug, reported). A handle kept for async
+ * operations in flight is written back with cio_invalidate() instead.
+ */
 static void leave_switch(void)
 {
-	flush_locked();
 	sync_offsets(true);
 	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
 		cio_file *f = atomic_load(&o->o_file);
-		if (f)
-			leave_fix_size(o, f);
+		o->o_fork_size = f ? cio_size(f) : -1;
 	}
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
+		if (atomic_load(&o->o_aio) == 0) {
+			cio_file *f = atomic_exchange(&o->o_file, NULL);
+			if (f)
+				cio_close(f); /* errors: see README, Limits */
+		}
+	}
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
+		cio_file *f = atomic_load(&o->o_file);
+		if (f) /* kept for async operations in flight */
+			cio_invalidate(f, 0, 0, CIO_INVAL_WAIT, NULL);
+	}
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next)
+		leave_fix_size(o);
 	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
 		atomic_store(&o->o_state, PL_LEFT);
 		g_nleft++;
@@ -1328,15 +1349,6 @@ static void leave_switch(void)
 			if (o && atomic_load(&o->o_state) == PL_LEFT &&
 			    atomic_compare_exchange_strong(&ch->e[i], &o, NULL))
 				atomic_fetch_sub(&o->o_refs, 1);
-		}
-	}
-	/* the handles: closed now (the kernel file equals them, so the last
-	 * close changes nothing), or kept for async operations in flight */
-	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
-		if (atomic_load(&o->o_aio) == 0) {
-			cio_file *f = atomic_exchange(&o->o_file, NULL);
-			if (f)
-				cio_close(f);
 		}
 	}
 }

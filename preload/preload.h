@@ -174,6 +174,7 @@ struct pl_ofd {
 	int o_fork_nfd;              /* the forking thread's own: table entries
 	                              * counted while it waits                */
 	int o_fork_calls;            /* ditto: o_refs - o_aio it read          */
+	int64_t o_fork_size;         /* ditto: cio_size() before the close     */
 	int o_fork_fd;               /* ditto: one of its descriptors, or -1  */
 	struct pl_ofd *o_fork_next;  /* ditto: the descriptions it switches   */
 	_Atomic(cio_file *) o_file;  /* the handle; NULL once it left at a

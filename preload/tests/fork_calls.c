@@ -109,13 +109,15 @@ static unsigned count_stale(const uint64_t *buf, uint64_t min)
 	return n;
 }
 
-static void reader_child(struct reader_shm *sh, int fdb, const char *path)
+static void reader_child(struct reader_shm *sh, int fdb, const char *path, pid_t parent)
 {
 	uint64_t *buf = t_aligned(NBLK * BLK);
 	int own = open(path, O_RDONLY);
 	if (own < 0)
 		_exit(2);
 	while (!atomic_load(&sh->done)) {
+		if (getppid() != parent)
+			_exit(4); /* the parent died: no one will say done */
 		uint64_t min = atomic_load(&sh->published);
 		unsigned stale = 0;
 		if (pread(fdb, buf, NBLK * BLK, 0) != NBLK * BLK)
@@ -147,9 +149,10 @@ static void test_forked_reader(void)
 	CHECK(pwrite(fdd, buf, NBLK * BLK, 0) == NBLK * BLK, "O_DIRECT write of generation 0");
 	CHECK(pread(fdb, buf, NBLK * BLK, 0) == NBLK * BLK, "buffered read (the cache holds it)");
 	struct reader_shm *sh = shared_page();
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		reader_child(sh, fdb, p);
+		reader_child(sh, fdb, p, parent);
 	CHECK(pid > 0, "fork");
 	int64_t t0 = now_ms();
 	for (uint64_t g = 1; g <= (uint64_t)rounds && pid > 0; g++) {
