@@ -88,7 +88,8 @@
  * reports the kernel's size. A program that never forks pays one load of
  * o_state per served call (pl_fd_get); the pass-through path is unchanged.
  * A fork from a signal handler that interrupted a call on a served
- * descriptor would wait for that call forever (not handled).
+ * descriptor would wait for that call forever (not handled). Calls that
+ * may wait for another process hold no reference (fcntl locks: pl_posix.c).
  * Exec, posix_spawn, system, popen: the same write-back first (a new program
  * reads the kernel's file). Exit (destructor, _exit): stdio streams are
  * flushed into the cache, the cache is written back, later writes go

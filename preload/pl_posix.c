@@ -977,6 +977,11 @@ int pl_fd_fcntl(int fd, int cmd, void *arg);
 int pl_fd_fcntl(int fd, int cmd, void *arg)
 {
 	pl_boot();
+	/* locks (F_SETLKW may wait for another process, for as long as it
+	 * likes), F_GETFL ...: the kernel's, without a reference, so that a
+	 * fork does not wait for them (pl_core.c, "Fork", step 3) */
+	if (cmd != F_SETFL && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return pl_real.fcntl(fd, cmd, arg);
 	struct pl_ofd *o = pl_fd_get(fd);
 	if (PL_LIKELY(!o)) {
 		int d = pl_real.fcntl(fd, cmd, arg);

@@ -26,6 +26,9 @@
  *                 last pattern written to each block. (It catches a switch
  *                 that does not wait for the calls in progress: 4 runs in 6
  *                 failed with that wait taken out.)
+ *  fork_while_lock_waits
+ *                 a thread waiting in F_SETLKW (another process holds the
+ *                 lock) does not hold up a fork.
  */
 #define _GNU_SOURCE
 #include "tcommon.h"
@@ -402,6 +405,68 @@ static void test_fork_races_cached_writes(void)
 	free(r);
 }
 
+/* ---- a thread waiting for a lock does not hold a fork up ------------------ */
+
+struct locker {
+	int fd;
+	int got;
+};
+
+static void *locker_main(void *arg)
+{
+	struct locker *l = arg;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	l->got = fcntl(l->fd, F_SETLKW, &fl) == 0;
+	return NULL;
+}
+
+static void test_fork_while_lock_waits(void)
+{
+	char p[PATH_MAX];
+	path_of(p, sdir, "lock-wait");
+	int fd = open(p, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0, "create");
+	int go[2], ready[2];
+	if (pipe(go) || pipe(ready))
+		DIE("pipe");
+	pid_t holder = fork(); /* holds the lock until told */
+	if (holder == 0) {
+		int h = open(p, O_RDWR);
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+		if (h < 0 || fcntl(h, F_SETLK, &fl) < 0)
+			_exit(1);
+		post(ready[1]);
+		await(go[0]);
+		_exit(0);
+	}
+	await(ready[0]);
+	/* served: the file was not open at the fork above */
+	int fd2 = open(p, O_RDWR);
+	CHECK(t_is_served(fd2) == coherio_mode, "served");
+	struct locker l = { fd2, 0 };
+	pthread_t th;
+	pthread_create(&th, NULL, locker_main, &l);
+	struct timespec ts = { 0, 50000000 };
+	nanosleep(&ts, NULL); /* it waits in F_SETLKW */
+	int64_t t0 = now_ms();
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	int64_t dt = now_ms() - t0;
+	CHECK(pid > 0 && wait_child(pid) == 0, "fork/child");
+	CHECK(dt < 5000, "the fork took %lld ms while a thread waited for a lock", (long long)dt);
+	post(go[1]);
+	pthread_join(th, NULL);
+	CHECK(l.got, "the lock, once released");
+	CHECK(wait_child(holder) == 0, "holder");
+	close(fd2);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	unlink(p);
+}
+
 int main(int argc, char **argv)
 {
 	t_name = "fork_calls";
@@ -420,5 +485,6 @@ int main(int argc, char **argv)
 	test_no_lost_write(0);
 	test_no_lost_write(1);
 	test_fork_races_cached_writes();
+	test_fork_while_lock_waits();
 	return t_finish();
 }
