@@ -16,7 +16,11 @@
  * iocb on a served descriptor becomes a cio_op whose user_data is its slot.
  * The slot keeps what the event needs (the iocb pointer and its data, as the
  * kernel copies them at submission), a copy of the iovec array, and a
- * reference on the description until the event is reaped.
+ * reference on the description until the event is reaped (counted in the
+ * description's o_aio too, so that a fork tells it from a call in
+ * progress). An iocb whose descriptor left the cache at a fork goes to the
+ * kernel context like any unserved one; an operation in flight in the
+ * cio_ctx then still completes there, and its event comes as before.
  *
  * Errors follow the kernel's split: argument errors are io_submit's return
  * (bad opcode, reserved fields, negative offset: -EINVAL; wrong access mode
@@ -304,6 +308,16 @@ static int actx_ready_locked(struct pl_actx *a, cio_file *f)
 	return 0;
 }
 
+/* The slot takes over the caller's reference on @o: from here the
+ * operation is an async one in flight (o_aio), not a call in progress, for
+ * a fork (pl_core.c, "Fork", step 3). Set only once its cache work is done
+ * (a cached one) or handed to the cio_ctx (a direct one). */
+static void slot_bind_locked(struct pl_aslot *s, struct pl_ofd *o)
+{
+	atomic_fetch_add(&o->o_aio, 1);
+	s->s_ofd = o;
+}
+
 static void slot_release_locked(struct pl_actx *a, int i, struct pl_ofd **ofd)
 {
 	struct pl_aslot *s = &a->a_slots[i];
@@ -311,6 +325,8 @@ static void slot_release_locked(struct pl_actx *a, int i, struct pl_ofd **ofd)
 		free(s->s_iov);
 	s->s_iov = NULL;
 	*ofd = s->s_ofd;
+	if (s->s_ofd) /* before the reference goes (the fork's reading order) */
+		atomic_fetch_sub(&s->s_ofd->o_aio, 1);
 	s->s_ofd = NULL;
 	if (s->s_busy) {
 		s->s_busy = false;
@@ -359,8 +375,10 @@ PL_EXPORT int io_destroy(io_context_t ctx)
 		cio_ctx_destroy(cx); /* cancels what has not started */
 		for (unsigned i = 0; i < a->a_nr; i++) {
 			struct pl_aslot *s = &a->a_slots[i];
-			if (s->s_ofd)
+			if (s->s_ofd) {
+				atomic_fetch_sub(&s->s_ofd->o_aio, 1);
 				pl_ofd_put(s->s_ofd);
+			}
 			if (s->s_iov && s->s_iov != s->s_inline)
 				free(s->s_iov);
 		}
@@ -529,7 +547,7 @@ static int submit_one(struct pl_actx *a, struct iocb *cb, struct pl_ofd *o)
 	a->a_free = s->s_next;
 	s->s_obj = cb;
 	s->s_data = cb->data;
-	s->s_ofd = o;
+	s->s_ofd = NULL; /* bound (slot_bind_locked) when it is in flight */
 	s->s_iov = NULL;
 	int n = 0;
 	if (op.opcode == CIO_OP_READ || op.opcode == CIO_OP_WRITE) {
@@ -572,6 +590,7 @@ static int submit_one(struct pl_actx *a, struct iocb *cb, struct pl_ofd *o)
 		}
 	}
 	if (syn) {
+		slot_bind_locked(s, o);
 		syn_push_locked(a, i, syn_res, 0);
 		pthread_mutex_unlock(&a->a_lock);
 		return 0;
@@ -584,19 +603,21 @@ static int submit_one(struct pl_actx *a, struct iocb *cb, struct pl_ofd *o)
 		ssize_t res = cached_now(f, op.opcode == CIO_OP_WRITE, s->s_iov, n, op.off,
 		                         op.flags, &res2);
 		pthread_mutex_lock(&a->a_lock);
+		slot_bind_locked(s, o);
 		syn_push_locked(a, i, res, res2);
 		pthread_mutex_unlock(&a->a_lock);
 		return 0;
 	}
 	s->s_busy = true;
 	a->a_busy++;
+	slot_bind_locked(s, o);
 	pthread_mutex_unlock(&a->a_lock);
 
 	op.iov = s->s_iov;
 	op.iovcnt = n;
 	op.user_data = (uint64_t)i;
 	r = cio_ctx_submit(atomic_load_explicit(&a->a_cctx, memory_order_acquire), &op, 1);
-	if (r < 0) {
+	if (r < 0) { /* the caller keeps (and puts) its reference */
 		struct pl_ofd *dummy;
 		pthread_mutex_lock(&a->a_lock);
 		slot_release_locked(a, i, &dummy);
@@ -631,7 +652,17 @@ static int actx_submit(struct pl_actx *a, long nr, struct iocb **ios)
 		}
 		struct iocb *cb = ios[done];
 		struct pl_ofd *o = pl_fd_get(cb->aio_fildes);
-		int r = o ? submit_one(a, cb, o) : -EBADF;
+		if (!o) { /* it left the cache at a fork meanwhile: the kernel's */
+			long r = k_submit(a->a_kctx, 1, ios + done);
+			if (r < 0)
+				return done ? (int)done : (int)r;
+			atomic_fetch_add(&a->a_kernel, r);
+			done += r;
+			if (r == 0)
+				return (int)done;
+			continue;
+		}
+		int r = submit_one(a, cb, o);
 		if (r < 0) {
 			if (o)
 				pl_ofd_put(o);

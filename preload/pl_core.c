@@ -22,17 +22,74 @@
  * and then checks the table still holds it (a description reused for another
  * descriptor meanwhile is put back).
  *
- * Fork (pthread_atfork):
- *  prepare: take g_lock, write back every dirty page of every served file
- *           and set each served descriptor's kernel offset to ours, so the
- *           child (and any program it execs) starts from the same bytes;
- *  parent:  release g_lock;
- *  child:   the cache belongs to the parent (its engine and runner threads
- *           do not exist here): abandon it, never touching it again. Every
- *           description forgets its handle and reopens one in a new cache on
- *           first use (through /proc/self/fd); counts are rebuilt from the
- *           table; locks are re-initialised; async contexts are dropped
- *           (the kernel does not give them to a child either).
+ * Fork: the interim rule, until processes share one cache (issue 11):
+ *
+ *   DESCRIPTORS SHARED BY FORK LEAVE THE CACHE. At a fork, every open file
+ *   description served at that moment, and the file (st_dev/st_ino) it
+ *   belongs to, leaves coherio in the parent and in the child, for good:
+ *   from the fork on, every call on those descriptors, and every later open
+ *   of the same file in either process, goes straight to the kernel, whose
+ *   one page cache is coherent between processes (and between buffered and
+ *   O_DIRECT). Files no descriptor had open at the fork stay served in each
+ *   process, each with its own cache, like two unrelated processes (G10,
+ *   issue 11: not coherent with each other until closed and reopened).
+ *
+ * Two caches holding one file would let a child read stale data after the
+ * parent's O_DIRECT write, and worse, let one process's write-back of a
+ * whole page land stale bytes over the other's direct write (data lost).
+ * Handing the shared files to the kernel removes the second cache. The
+ * cost: a forking program loses caching on the files open at its forks
+ * (for as long as it runs: the kernel-only set is not pruned; a later file
+ * that reuses an inode number is told apart by its birth time where the
+ * file system keeps one, else it is kernel-only too), and a fork waits for
+ * the calls in progress on them and writes every served file back.
+ *
+ * The switch (fork_prepare, in the forking thread), in order:
+ *  1. g_forking is set; new served opens wait for the fork to end (after
+ *     their kernel open: a FIFO may block there) and the ones in progress
+ *     are waited for (g_opening), so every description is seen below.
+ *  2. Under g_lock: lingering handles are dropped (clean by construction);
+ *     every inode is marked kernel-only (g_kset by dev/ino, pi_kernel);
+ *     every live description gets a reference of ours and o_state LEAVING
+ *     (seq_cst: a pl_fd_get() that counts itself after this sees it). New
+ *     calls on a LEAVING description wait in pl_fd_get() until it is LEFT,
+ *     then go to the kernel. One whose count is already 0 (its last put in
+ *     progress) is waited for until it is released.
+ *  3. Without g_lock (calls in progress may need it): wait until no call is
+ *     in progress on those descriptions: o_refs - o_aio - table entries - 1
+ *     (ours) == 0, read in that order (see wait_calls). Async operations in
+ *     flight (o_aio) are not waited for: the forking thread may be the one
+ *     that reaps them; a cached one was done inside io_submit (a call), a
+ *     direct one goes to the device and only updates clean pages.
+ *  4. Under g_lock again, held until the fork returns: set each served
+ *     descriptor's kernel offset to ours; write every file back (the last
+ *     close of its handles, below; a handle kept for async operations is
+ *     written back with cio_invalidate); then check that each file's
+ *     kernel st_size is the cio_size() it had (coherio trims the backing
+ *     file on write-back: checked, and ftruncate()d to coherio's size where
+ *     it is not). Now the kernel file is the file.
+ *  5. o_state LEFT; table entries of LEFT descriptions are removed (their
+ *     references are dropped; ours are put after the fork, in the parent).
+ *     The handles were closed in step 4, except one with async operations
+ *     in flight: kept until the last of them is reaped and then parked,
+ *     never closed (a late last close would set the kernel file's size to
+ *     coherio's, by then stale, view).
+ *  parent: release g_lock, clear g_forking, put the references.
+ *  child:  the cache belongs to the parent (its engine and runner threads
+ *          do not exist here): abandon it, never touching it again. Every
+ *          description and table entry is dropped (all of them left: the
+ *          child serves nothing it inherited), the inodes join the
+ *          kernel-only set, locks are re-initialised, async contexts are
+ *          dropped (the kernel does not give them to a child either). A new
+ *          cache is made at the first served open of another file.
+ * vfork is a fork (pl_posix.c). On the kernel descriptors the program's
+ * flags are the open(2) flags and F_SETFL's (O_DIRECT, O_APPEND kept), the
+ * offset is shared with the other process as Linux shares it, and fstat
+ * reports the kernel's size. A program that never forks pays one load of
+ * o_state per served call (pl_fd_get); the pass-through path is unchanged.
+ * A fork from a signal handler that interrupted a call on a served
+ * descriptor would wait for that call forever (not handled). Calls that
+ * may wait for another process hold no reference (fcntl locks: pl_posix.c).
  * Exec, posix_spawn, system, popen: the same write-back first (a new program
  * reads the kernel's file). Exit (destructor, _exit): stdio streams are
  * flushed into the cache, the cache is written back, later writes go
@@ -49,6 +106,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct pl_real pl_real;
@@ -75,7 +133,41 @@ static struct pl_inode *g_inodes;     /* g_lock                              */
 static struct pl_ofd *g_ofds;         /* g_lock: every description ever made */
 static struct pl_ofd *g_ofd_free;     /* g_lock                              */
 static unsigned long g_nopens;        /* g_lock: served opens (--stats)      */
+static unsigned long g_nleft;         /* g_lock: descriptions that left the
+                                       * cache at a fork (--stats)         */
 static atomic_int g_stats_done;
+
+/* Fork (see "Fork" above). g_forking and g_opening pair as Dekker's flags
+ * (seq_cst): an opener counts itself in g_opening, then looks at
+ * g_forking; the forking thread sets g_forking, then waits for g_opening
+ * to drain. */
+static atomic_int g_forking;          /* a fork is switching descriptions */
+static atomic_int g_opening;          /* served opens past their kernel open */
+static pthread_mutex_t g_fork_mutex = PTHREAD_MUTEX_INITIALIZER; /* one fork
+                                       * at a time (prepare .. parent/child) */
+static struct pl_ofd *g_fork_list;    /* the forking thread's: descriptions
+                                       * it switches and holds a reference
+                                       * on (through o_fork_next)          */
+
+/* The kernel-only set: files (dev, ino and, where the file system keeps
+ * one, birth time: inode numbers are reused) that left the cache at a
+ * fork. g_lock. Never pruned. */
+#define PL_KSET 256
+struct pl_kino {
+	dev_t k_dev;
+	ino_t k_ino;
+	int64_t k_btime_ns;           /* -1: unknown (matches any file)    */
+	struct pl_kino *k_next;
+};
+static struct pl_kino *g_kset[PL_KSET]; /* g_lock */
+
+/* Handles of descriptions that left with async operations in flight:
+ * never closed (see "Fork"). g_lock. */
+struct pl_parked {
+	cio_file *pk_file;
+	struct pl_parked *pk_next;
+};
+static struct pl_parked *g_parked;
 
 /* A counting filter of the served inodes: stat() of a file that is not
  * served looks at one counter instead of taking g_lock. */
@@ -86,6 +178,49 @@ static unsigned ifilter_slot(dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)dev * 0xc2b2ae3d27d4eb4full);
 	return (unsigned)(h >> 54) & (PL_IFILTER - 1);
+}
+
+/* Birth time of the file of @fd in ns, or -1 (not kept, no statx). */
+static int64_t btime_ns(int fd)
+{
+	struct statx stx;
+	if (!pl_real.statx || pl_real.statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_BTIME))
+		return -1;
+	return (int64_t)stx.stx_btime.tv_sec * 1000000000 + stx.stx_btime.tv_nsec;
+}
+
+static bool kset_has_locked(dev_t dev, ino_t ino, int64_t btime)
+{
+	for (struct pl_kino *k = g_kset[ifilter_slot(dev, ino) & (PL_KSET - 1)]; k; k = k->k_next)
+		if (k->k_dev == dev && k->k_ino == ino &&
+		    (k->k_btime_ns < 0 || btime < 0 || k->k_btime_ns == btime))
+			return true;
+	return false;
+}
+
+/* False: no memory (a later open of the file is served then: not handled). */
+static bool kset_add_locked(dev_t dev, ino_t ino, int64_t btime)
+{
+	unsigned b = ifilter_slot(dev, ino) & (PL_KSET - 1);
+	for (struct pl_kino *k = g_kset[b]; k; k = k->k_next)
+		if (k->k_dev == dev && k->k_ino == ino && k->k_btime_ns == btime)
+			return true;
+	struct pl_kino *k = malloc(sizeof(*k));
+	if (!k)
+		return false;
+	k->k_dev = dev;
+	k->k_ino = ino;
+	k->k_btime_ns = btime;
+	k->k_next = g_kset[b];
+	g_kset[b] = k;
+	return true;
+}
+
+static void nap_us(long us)
+{
+	struct timespec ts = { 0, us * 1000 };
+	nanosleep(&ts, NULL);
 }
 
 /* ---- start-up --------------------------------------------------------------- */
@@ -327,18 +462,41 @@ static struct pl_fdchunk *chunk_for(int fd, bool create)
 	return n;
 }
 
+/* A call found LEAVING or LEFT description @o at @fd (no reference held):
+ * wait for the fork to finish the switch, and drop a LEFT entry that was
+ * installed after the fork removed the others (pl_fd_install's race). */
+static void fd_leave_wait(int fd, struct pl_ofd *o)
+{
+	struct pl_fdchunk *ch = atomic_load_explicit(&pl_fdt[fd >> PL_FD_SHIFT], memory_order_acquire);
+	_Atomic(struct pl_ofd *) *e = &ch->e[fd & (PL_FD_CHUNK - 1)];
+	while (atomic_load_explicit(e, memory_order_acquire) == o &&
+	       atomic_load(&o->o_state) == PL_LEAVING)
+		nap_us(50);
+	struct pl_ofd *want = o;
+	if (atomic_load(&o->o_state) == PL_LEFT &&
+	    atomic_compare_exchange_strong(e, &want, NULL))
+		pl_ofd_put(o); /* the entry's reference */
+}
+
 struct pl_ofd *pl_fd_get_slow(int fd, struct pl_ofd *o)
 {
 	for (;;) {
 		int r = atomic_load_explicit(&o->o_refs, memory_order_relaxed);
+		/* seq_cst: the fork stores o_state, then reads o_refs; we count
+		 * ourselves, then read o_state: one of us sees the other */
 		while (r > 0 && !atomic_compare_exchange_weak_explicit(&o->o_refs, &r, r + 1,
-		                                                         memory_order_acquire,
+		                                                         memory_order_seq_cst,
 		                                                         memory_order_relaxed))
 			;
 		if (r > 0) {
-			if (pl_fd_peek(fd) == o)
-				return o;
-			pl_ofd_put(o); /* reused for another descriptor meanwhile */
+			if (pl_fd_peek(fd) == o) {
+				if (PL_LIKELY(atomic_load(&o->o_state) == PL_SERVED))
+					return o;
+				pl_ofd_put(o);
+				fd_leave_wait(fd, o);
+			} else {
+				pl_ofd_put(o); /* reused for another descriptor meanwhile */
+			}
 		}
 		o = pl_fd_peek(fd);
 		if (!o)
@@ -374,10 +532,16 @@ int pl_fd_install(int fd, struct pl_ofd *o)
 	if (!ch)
 		return -ENOMEM;
 	/* release: the description's fields are visible before the entry */
-	struct pl_ofd *old = atomic_exchange_explicit(&ch->e[fd & (PL_FD_CHUNK - 1)], o,
-	                                              memory_order_acq_rel);
+	_Atomic(struct pl_ofd *) *e = &ch->e[fd & (PL_FD_CHUNK - 1)];
+	struct pl_ofd *old = atomic_exchange(e, o);
 	if (old) /* closed behind our back (close_range, glibc internals) */
 		pl_ofd_put(old);
+	/* seq_cst: the fork sets LEFT, then removes the entries it finds; an
+	 * entry it missed is ours to remove (dup of a description that left) */
+	struct pl_ofd *want = o;
+	if (PL_UNLIKELY(atomic_load(&o->o_state) == PL_LEFT) &&
+	    atomic_compare_exchange_strong(e, &want, NULL))
+		pl_ofd_put(o);
 	return 0;
 }
 
@@ -408,6 +572,8 @@ static struct pl_ofd *ofd_alloc_locked(void)
 	o->o_inode = NULL;
 	atomic_store_explicit(&o->o_file, NULL, memory_order_relaxed);
 	atomic_store_explicit(&o->o_pos, 0, memory_order_relaxed);
+	atomic_store_explicit(&o->o_state, PL_SERVED, memory_order_relaxed);
+	atomic_store_explicit(&o->o_aio, 0, memory_order_relaxed);
 	/* add, not store: a stale pl_fd_get() may be holding a count on it */
 	atomic_fetch_add_explicit(&o->o_refs, 1, memory_order_relaxed);
 	return o;
@@ -422,7 +588,7 @@ static struct pl_inode *inode_find_locked(dev_t dev, ino_t ino)
 }
 
 /* g_lock held: attach @o to the inode of @st, creating it. */
-static int inode_attach_locked(struct pl_ofd *o, const struct stat *st)
+static int inode_attach_locked(struct pl_ofd *o, const struct stat *st, int64_t btime)
 {
 	dev_t dev = st->st_dev;
 	ino_t ino = st->st_ino;
@@ -434,6 +600,7 @@ static int inode_attach_locked(struct pl_ofd *o, const struct stat *st)
 		pi->pi_dev = dev;
 		pi->pi_ino = ino;
 		pi->pi_st = *st;
+		pi->pi_btime_ns = btime;
 		pthread_mutex_init(&pi->pi_append, NULL);
 		pi->pi_next = g_inodes;
 		g_inodes = pi;
@@ -583,6 +750,11 @@ void pl_ofd_note_close(struct pl_ofd *o, int fd)
 	if (!o->o_have_close_st || !f || !S_ISREG(o->o_close_st.st_mode))
 		return;
 	pthread_mutex_lock(&g_lock);
+	if (atomic_load(&o->o_state) != PL_SERVED) {
+		/* left at a fork: its handle is the fork's to close */
+		pthread_mutex_unlock(&g_lock);
+		return;
+	}
 	bool last = o->o_inode && o->o_inode->pi_ofds == o && !o->o_inext;
 	bool unchanged = last && same_file_state(&o->o_inode->pi_st, &o->o_close_st);
 	cio_cache *c = atomic_load_explicit(&g_cache, memory_order_acquire);
@@ -606,6 +778,13 @@ void pl_ofd_note_close(struct pl_ofd *o, int fd)
 	}
 }
 
+/*
+ * The last put: the handle is closed (the file's last handle writes it
+ * back), kept lingering, or, for a description that left the cache at a
+ * fork with async operations in flight, parked. The description stays on
+ * its inode until the handle is closed, so a fork that finds it live waits
+ * for the close (fork_prepare, step 2).
+ */
 int pl_ofd_put(struct pl_ofd *o)
 {
 	if (atomic_fetch_sub_explicit(&o->o_refs, 1, memory_order_acq_rel) != 1)
@@ -615,8 +794,16 @@ int pl_ofd_put(struct pl_ofd *o)
 	cio_file *f = atomic_exchange_explicit(&o->o_file, NULL, memory_order_acq_rel);
 	struct pl_inode *pi = o->o_inode;
 	int pathfd = o->o_have_close_st ? o->o_close_pathfd : -1;
-	if (f && pi && pi->pi_ofds == o && !o->o_inext && pathfd >= 0 &&
-	    same_file_state(&pi->pi_st, &o->o_close_st)) {
+	if (f && atomic_load(&o->o_state) != PL_SERVED) {
+		struct pl_parked *pk = malloc(sizeof(*pk));
+		if (pk) { /* no memory: closed below, the lesser harm */
+			pk->pk_file = f;
+			pk->pk_next = g_parked;
+			g_parked = pk;
+			f = NULL;
+		}
+	} else if (f && pi && !pi->pi_kernel && pi->pi_ofds == o && !o->o_inext && pathfd >= 0 &&
+	           same_file_state(&pi->pi_st, &o->o_close_st)) {
 		struct cio_file_stats fs;
 		if (cio_file_stats(f, &fs) == 0 && fs.dirty_pages == 0 &&
 		    (lg = malloc(sizeof(*lg))) != NULL) {
@@ -630,7 +817,6 @@ int pl_ofd_put(struct pl_ofd *o)
 	}
 	o->o_have_close_st = false;
 	o->o_close_pathfd = -1;
-	inode_detach_locked(o);
 	pthread_mutex_unlock(&g_lock);
 	if (pathfd >= 0)
 		pl_real.close(pathfd);
@@ -638,6 +824,7 @@ int pl_ofd_put(struct pl_ofd *o)
 	if (out)
 		linger_close(out, NULL);
 	pthread_mutex_lock(&g_lock);
+	inode_detach_locked(o);
 	o->o_fnext = g_ofd_free;
 	g_ofd_free = o;
 	pthread_mutex_unlock(&g_lock);
@@ -730,78 +917,68 @@ cio_cache *pl_cache_get(int *err)
 	return c;
 }
 
-cio_file *pl_ofd_file_slow(struct pl_ofd *o, int fd, int *err)
-{
-	cio_file *f;
-	pthread_mutex_lock(&g_lock);
-	f = atomic_load_explicit(&o->o_file, memory_order_acquire);
-	if (!f) {
-		/* a forked child: a handle in this process's own cache */
-		cio_cache *c = cache_locked(err);
-		if (c) {
-			char proc[48];
-			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-			int r = cio_open(c, proc, atomic_load(&o->o_flags) & O_ACCMODE, 0, &f);
-			if (r < 0) {
-				*err = r;
-				f = NULL;
-			} else {
-				atomic_store_explicit(&o->o_file, f, memory_order_release);
-			}
-		}
-	}
-	pthread_mutex_unlock(&g_lock);
-	return f;
-}
-
 /* ---- opening ---------------------------------------------------------------- */
 
 /* O_TRUNC on a served file that will not get a served descriptor (it landed
- * on 0-2): through the cache if we have the file, else the kernel's. */
-static int trunc_unserved(int kfd, const char *abs, const struct stat *st)
+ * on 0-2, or the file left the cache at a fork): through the cache if we
+ * serve the file, else the kernel's. */
+static int trunc_unserved(int kfd, const char *abs)
 {
 	cio_file *f;
-	int r = pl_path_handle(abs, O_WRONLY, &f);
-	if (r == -ENOENT || !abs)
+	struct pl_ofd *ref;
+	int r = abs ? pl_path_handle(abs, O_WRONLY, &f, &ref) : -ENOENT;
+	if (r == -ENOENT)
 		return pl_real.ftruncate(kfd, 0) < 0 ? -errno : 0;
 	if (r < 0)
 		return r;
 	r = cio_truncate(f, 0, 0);
-	int c = pl_handle_close(f);
-	(void)st;
+	int c = pl_handle_close(f, ref);
 	return r < 0 ? r : c;
 }
 
-int pl_open_served(int dirfd, const char *path, const char *abs, int flags, mode_t mode)
+/* A served open past its kernel open: counted in g_opening; waits while a
+ * fork switches descriptions (see "Fork", step 1). */
+static void open_enter(void)
+{
+	for (;;) {
+		atomic_fetch_add(&g_opening, 1);
+		if (PL_LIKELY(!atomic_load(&g_forking)))
+			return;
+		atomic_fetch_sub(&g_opening, 1);
+		while (atomic_load(&g_forking))
+			nap_us(50);
+	}
+}
+
+static void open_exit(void)
+{
+	atomic_fetch_sub(&g_opening, 1);
+}
+
+/* Serve kernel descriptor @kfd (3 .. PL_FD_MAX-1) of the regular file or
+ * block device @st. Return: @kfd, or -errno (closed). */
+static int serve_kfd(int kfd, const char *abs, int flags, bool trunc, const struct stat *st)
 {
 	int acc = flags & O_ACCMODE;
-	int kfd = pl_real.openat(dirfd, path, flags & ~O_TRUNC, mode);
-	if (kfd < 0)
-		return -errno;
-	struct stat st;
-	if (pl_real.fstat(kfd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
-		return kfd; /* a directory, FIFO, ...: the kernel's, as it is */
-	bool trunc = (flags & O_TRUNC) && acc != O_RDONLY && S_ISREG(st.st_mode);
-	if (kfd <= 2 || kfd >= PL_FD_MAX) {
-		/* 0-2 are never served: glibc's stdio writes the standard streams
-		 * with internal system calls no preload library sees. */
-		int r = trunc ? trunc_unserved(kfd, abs, &st) : 0;
-		if (r < 0 || kfd >= PL_FD_MAX) {
-			pl_real.close(kfd);
-			return r < 0 ? r : -EMFILE;
-		}
+	int r = 0;
+	int64_t btime = btime_ns(kfd);
+	pthread_mutex_lock(&g_lock);
+	if (kset_has_locked(st->st_dev, st->st_ino, btime)) {
+		/* it left the cache at a fork: the kernel's, in this process
+		 * and in the others that share it */
+		pthread_mutex_unlock(&g_lock);
+		r = trunc ? trunc_unserved(kfd, abs) : 0;
+		if (r < 0)
+			goto fail;
 		return kfd;
 	}
-
-	int r = 0;
-	pthread_mutex_lock(&g_lock);
 	cio_cache *c = cache_locked(&r);
-	struct pl_linger *lg = c ? linger_take_locked(st.st_dev, st.st_ino) : NULL;
+	struct pl_linger *lg = c ? linger_take_locked(st->st_dev, st->st_ino) : NULL;
 	pthread_mutex_unlock(&g_lock);
 	if (!c)
 		goto fail;
-	if (lg && (trunc || !same_file_state(&lg->lg_st, &st))) {
-		linger_close(lg, &st); /* changed behind us: its pages go */
+	if (lg && (trunc || !same_file_state(&lg->lg_st, st))) {
+		linger_close(lg, st); /* changed behind us: its pages go */
 		lg = NULL;
 	}
 	cio_file *f;
@@ -826,7 +1003,7 @@ int pl_open_served(int dirfd, const char *path, const char *abs, int flags, mode
 
 	pthread_mutex_lock(&g_lock);
 	struct pl_ofd *o = ofd_alloc_locked();
-	if (!o || (r = inode_attach_locked(o, &st)) < 0) {
+	if (!o || (r = inode_attach_locked(o, st, btime)) < 0) {
 		if (o) {
 			atomic_store(&o->o_refs, 0);
 			o->o_fnext = g_ofd_free;
@@ -841,7 +1018,7 @@ int pl_open_served(int dirfd, const char *path, const char *abs, int flags, mode
 	                      memory_order_relaxed);
 	o->o_lbs = fst.logical_block_size ? fst.logical_block_size : 512;
 	o->o_memalign = fst.memory_alignment ? fst.memory_alignment : o->o_lbs;
-	o->o_blockdev = S_ISBLK(st.st_mode);
+	o->o_blockdev = S_ISBLK(st->st_mode);
 	atomic_store_explicit(&o->o_file, f, memory_order_release);
 	g_nopens++;
 	pthread_mutex_unlock(&g_lock);
@@ -856,6 +1033,34 @@ fail:
 	return r;
 }
 
+int pl_open_served(int dirfd, const char *path, const char *abs, int flags, mode_t mode)
+{
+	int acc = flags & O_ACCMODE;
+	int kfd = pl_real.openat(dirfd, path, flags & ~O_TRUNC, mode);
+	if (kfd < 0)
+		return -errno;
+	struct stat st;
+	if (pl_real.fstat(kfd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return kfd; /* a directory, FIFO, ...: the kernel's, as it is */
+	bool trunc = (flags & O_TRUNC) && acc != O_RDONLY && S_ISREG(st.st_mode);
+	if (kfd <= 2 || kfd >= PL_FD_MAX) {
+		/* 0-2 are never served: glibc's stdio writes the standard streams
+		 * with internal system calls no preload library sees. */
+		int r = trunc ? trunc_unserved(kfd, abs) : 0;
+		if (r < 0 || kfd >= PL_FD_MAX) {
+			pl_real.close(kfd);
+			return r < 0 ? r : -EMFILE;
+		}
+		return kfd;
+	}
+	open_enter();
+	int r = serve_kfd(kfd, abs, flags, trunc, &st);
+	open_exit();
+	return r;
+}
+
+/* The size of served file (dev, ino), if a served description of it is
+ * open here: 0 and *size; else -ENOENT (the kernel's size is the file's). */
 int pl_inode_size(dev_t dev, ino_t ino, int64_t *size)
 {
 	if (!atomic_load_explicit(&g_ifilter[ifilter_slot(dev, ino)], memory_order_acquire))
@@ -865,7 +1070,9 @@ int pl_inode_size(dev_t dev, ino_t ino, int64_t *size)
 	struct pl_inode *pi = inode_find_locked(dev, ino);
 	for (struct pl_ofd *o = pi ? pi->pi_ofds : NULL; o; o = o->o_inext) {
 		cio_file *f = atomic_load_explicit(&o->o_file, memory_order_acquire);
-		if (f) {
+		/* LEAVING: coherio's view is the file's until the fork's switch
+		 * ends (under g_lock); a LEFT one's handle may be kept, stale */
+		if (f && atomic_load(&o->o_state) != PL_LEFT) {
 			int64_t s = cio_size(f);
 			if (s >= 0) {
 				*size = s;
@@ -878,31 +1085,68 @@ int pl_inode_size(dev_t dev, ino_t ino, int64_t *size)
 	return r;
 }
 
-int pl_path_handle(const char *abs, int flags, cio_file **out)
+int pl_path_handle(const char *abs, int flags, cio_file **out, struct pl_ofd **ofd)
 {
 	struct stat st;
-	int64_t size;
 	if (!abs || pl_real.stat(abs, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    pl_inode_size(st.st_dev, st.st_ino, &size) < 0)
+	    !atomic_load_explicit(&g_ifilter[ifilter_slot(st.st_dev, st.st_ino)], memory_order_acquire))
 		return -ENOENT;
 	int r = 0;
-	pthread_mutex_lock(&g_lock);
-	cio_cache *c = cache_locked(&r);
-	pthread_mutex_unlock(&g_lock);
-	if (!c)
-		return r;
-	return cio_open(c, abs, flags, 0, out);
+	for (;;) {
+		struct pl_ofd *ref = NULL;
+		bool leaving = false;
+		pthread_mutex_lock(&g_lock);
+		struct pl_inode *pi = inode_find_locked(st.st_dev, st.st_ino);
+		for (struct pl_ofd *o = pi ? pi->pi_ofds : NULL; o && !ref; o = o->o_inext) {
+			if (!atomic_load_explicit(&o->o_file, memory_order_acquire))
+				continue;
+			int s = atomic_load(&o->o_state);
+			if (s == PL_LEAVING) {
+				leaving = true;
+				continue;
+			}
+			int n = atomic_load_explicit(&o->o_refs, memory_order_relaxed);
+			while (s == PL_SERVED && n > 0 &&
+			       !atomic_compare_exchange_weak(&o->o_refs, &n, n + 1))
+				;
+			if (s == PL_SERVED && n > 0)
+				ref = o; /* a call in progress on it, for a fork */
+		}
+		cio_cache *c = ref ? cache_locked(&r) : NULL;
+		pthread_mutex_unlock(&g_lock);
+		if (leaving && !ref) { /* a fork is switching it: wait, then the kernel's */
+			nap_us(50);
+			continue;
+		}
+		if (!ref)
+			return -ENOENT;
+		if (!c) {
+			pl_ofd_put(ref);
+			return r;
+		}
+		r = cio_open(c, abs, flags, 0, out);
+		if (r < 0) {
+			pl_ofd_put(ref);
+			return r;
+		}
+		*ofd = ref;
+		return 0;
+	}
 }
 
-int pl_handle_close(cio_file *f)
+int pl_handle_close(cio_file *f, struct pl_ofd *ofd)
 {
-	return cio_close(f);
+	int r = cio_close(f);
+	pl_ofd_put(ofd);
+	return r;
 }
 
 /* ---- write-back around fork, exec and exit --------------------------------- */
 
-/* Set the kernel offset of every served descriptor to ours. */
-static void sync_offsets(void)
+/* Set the kernel offset of every served descriptor to ours. With @note
+ * (a fork, g_lock held): also note one descriptor of each LEAVING
+ * description in o_fork_fd. */
+static void sync_offsets(bool note)
 {
 	for (int c = 0; c < PL_FD_MAX / PL_FD_CHUNK; c++) {
 		struct pl_fdchunk *ch = atomic_load_explicit(&pl_fdt[c], memory_order_acquire);
@@ -910,10 +1154,12 @@ static void sync_offsets(void)
 			continue;
 		for (int i = 0; i < PL_FD_CHUNK; i++) {
 			struct pl_ofd *o = atomic_load_explicit(&ch->e[i], memory_order_acquire);
-			if (o)
-				pl_real.lseek(c * PL_FD_CHUNK + i,
-				              atomic_load_explicit(&o->o_pos, memory_order_relaxed),
-				              SEEK_SET);
+			if (!o)
+				continue;
+			int fd = c * PL_FD_CHUNK + i;
+			pl_real.lseek(fd, atomic_load_explicit(&o->o_pos, memory_order_relaxed), SEEK_SET);
+			if (note && o->o_fork_fd < 0 && atomic_load(&o->o_state) == PL_LEAVING)
+				o->o_fork_fd = fd;
 		}
 	}
 }
@@ -924,14 +1170,13 @@ static void flush_locked(void)
 	for (struct pl_inode *pi = g_inodes; pi; pi = pi->pi_next) {
 		for (struct pl_ofd *o = pi->pi_ofds; o; o = o->o_inext) {
 			cio_file *f = atomic_load_explicit(&o->o_file, memory_order_acquire);
-			if (f) {
+			if (f && atomic_load(&o->o_state) != PL_LEFT) {
 				/* write-back errors stay in the file's errseq for fsync */
 				cio_invalidate(f, 0, 0, CIO_INVAL_WAIT, NULL);
 				break;
 			}
 		}
 	}
-	sync_offsets();
 }
 
 void pl_flush_all(void)
@@ -941,6 +1186,7 @@ void pl_flush_all(void)
 		return;
 	pthread_mutex_lock(&g_lock);
 	flush_locked();
+	sync_offsets(false);
 	pthread_mutex_unlock(&g_lock);
 }
 
@@ -952,12 +1198,171 @@ void pl_flush_ofd(struct pl_ofd *o, int fd)
 	pl_real.lseek(fd, atomic_load_explicit(&o->o_pos, memory_order_relaxed), SEEK_SET);
 }
 
+/* ---- fork: descriptors shared by fork leave the cache ("Fork" above) ------ */
+
+/* Count the table entries of every LEAVING description (o_fork_nfd). */
+static void count_entries(void)
+{
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next)
+		o->o_fork_nfd = 0;
+	for (int c = 0; c < PL_FD_MAX / PL_FD_CHUNK; c++) {
+		struct pl_fdchunk *ch = atomic_load(&pl_fdt[c]);
+		for (int i = 0; ch && i < PL_FD_CHUNK; i++) {
+			struct pl_ofd *o = atomic_load(&ch->e[i]);
+			if (o && atomic_load(&o->o_state) == PL_LEAVING)
+				o->o_fork_nfd++;
+		}
+	}
+}
+
+/*
+ * Step 3: wait until no call is in progress on the LEAVING descriptions.
+ * In progress = o_refs - o_aio - table entries - 1 (ours). Read in this
+ * order (all of the o_refs, then all of the o_aio, then the table), a
+ * count that moves meanwhile only reads high: a close takes its entry
+ * before it puts its reference, an async slot drops o_aio before its
+ * reference. (An install moves a call's reference to a new entry: that
+ * call has nothing left to do in the cache.)
+ */
+static void wait_calls(void)
+{
+	for (;;) {
+		for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next)
+			o->o_fork_calls = atomic_load(&o->o_refs);
+		for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next)
+			o->o_fork_calls -= atomic_load(&o->o_aio);
+		count_entries();
+		bool busy = false;
+		for (struct pl_ofd *o = g_fork_list; o && !busy; o = o->o_fork_next)
+			busy = o->o_fork_calls - o->o_fork_nfd - 1 > 0;
+		if (!busy)
+			return;
+		nap_us(50);
+	}
+}
+
+/* Steps 1-3 (g_lock not held, taken here). */
+static void leave_mark(void)
+{
+	atomic_store(&g_forking, 1);
+	while (atomic_load(&g_opening))
+		nap_us(50);
+	bool releasing;
+	do {
+		releasing = false;
+		pthread_mutex_lock(&g_lock);
+		struct pl_linger *lg = g_linger;
+		g_linger = NULL;
+		g_nlinger = 0;
+		/* (kset_add_locked without memory leaves a file served in later
+		 * opens: not handled) */
+		for (struct pl_inode *pi = g_inodes; pi; pi = pi->pi_next) {
+			pi->pi_kernel = true;
+			kset_add_locked(pi->pi_dev, pi->pi_ino, pi->pi_btime_ns);
+		}
+		for (struct pl_ofd *o = g_ofds; o; o = o->o_anext) {
+			if (!o->o_live || atomic_load(&o->o_state) != PL_SERVED)
+				continue;
+			int r = atomic_load(&o->o_refs);
+			while (r > 0 && !atomic_compare_exchange_weak(&o->o_refs, &r, r + 1))
+				;
+			if (r == 0) { /* its last put is in progress: wait for it */
+				releasing = true;
+				continue;
+			}
+			o->o_fork_fd = -1;
+			atomic_store(&o->o_state, PL_LEAVING);
+			o->o_fork_next = g_fork_list;
+			g_fork_list = o;
+		}
+		pthread_mutex_unlock(&g_lock);
+		while (lg) {
+			struct pl_linger *next = lg->lg_next;
+			linger_close(lg, NULL);
+			lg = next;
+		}
+		if (releasing)
+			nap_us(50);
+	} while (releasing);
+	wait_calls();
+}
+
+/* g_lock held. Make the kernel's size of @o's file coherio's (after the
+ * write-back: coherio trims the backing file itself; checked here). */
+static void leave_fix_size(struct pl_ofd *o)
+{
+	struct stat st;
+	int fd = o->o_fork_fd;
+	int64_t size = o->o_fork_size;
+	if (fd < 0 || o->o_blockdev || size < 0 || pl_real.fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size == size)
+		return;
+	if (pl_real.ftruncate(fd, size) == 0)
+		return;
+	char proc[48];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int w = pl_real.open(proc, O_WRONLY | O_CLOEXEC);
+	if (w >= 0) { /* a read-only description of a file we may write */
+		pl_real.ftruncate(w, size);
+		pl_real.close(w);
+	}
+}
+
+/*
+ * Steps 4-5, g_lock held (until the fork returns). The write-back is the
+ * handles' last close (the last handle of a file writes it back), not a
+ * cio_invalidate() first: an invalidate followed at once by the last
+ * close can free the file's state under a readahead still completing on
+ * the thread engine (a library bug, reported). A handle kept for async
+ * operations in flight is written back with cio_invalidate() instead.
+ */
+static void leave_switch(void)
+{
+	sync_offsets(true);
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
+		cio_file *f = atomic_load(&o->o_file);
+		o->o_fork_size = f ? cio_size(f) : -1;
+	}
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
+		if (atomic_load(&o->o_aio) == 0) {
+			cio_file *f = atomic_exchange(&o->o_file, NULL);
+			if (f)
+				cio_close(f); /* errors: see README, Limits */
+		}
+	}
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
+		cio_file *f = atomic_load(&o->o_file);
+		if (f) /* kept for async operations in flight */
+			cio_invalidate(f, 0, 0, CIO_INVAL_WAIT, NULL);
+	}
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next)
+		leave_fix_size(o);
+	for (struct pl_ofd *o = g_fork_list; o; o = o->o_fork_next) {
+		atomic_store(&o->o_state, PL_LEFT);
+		g_nleft++;
+	}
+	/* the entries (seq_cst after LEFT: pairs with pl_fd_install); never
+	 * the last reference: we hold one */
+	for (int c = 0; c < PL_FD_MAX / PL_FD_CHUNK; c++) {
+		struct pl_fdchunk *ch = atomic_load(&pl_fdt[c]);
+		for (int i = 0; ch && i < PL_FD_CHUNK; i++) {
+			struct pl_ofd *o = atomic_load(&ch->e[i]);
+			if (o && atomic_load(&o->o_state) == PL_LEFT &&
+			    atomic_compare_exchange_strong(&ch->e[i], &o, NULL))
+				atomic_fetch_sub(&o->o_refs, 1);
+		}
+	}
+}
+
 static void fork_prepare(void)
 {
 	pl_boot();
+	pthread_mutex_lock(&g_fork_mutex);
+	if (g_nprefix)
+		leave_mark();
 	pthread_mutex_lock(&g_lock);
 	if (g_nprefix)
-		flush_locked();
+		leave_switch();
 	pl_aio_fork_prepare();
 }
 
@@ -965,43 +1370,64 @@ static void fork_parent(void)
 {
 	pl_aio_fork_parent();
 	pthread_mutex_unlock(&g_lock);
+	atomic_store(&g_forking, 0);
+	for (struct pl_ofd *o = g_fork_list, *next; o; o = next) {
+		next = o->o_fork_next;
+		pl_ofd_put(o); /* ours; the last parks a handle kept for aio */
+	}
+	g_fork_list = NULL;
+	pthread_mutex_unlock(&g_fork_mutex);
 }
 
 static void fork_child(void)
 {
 	pl_aio_fork_child();
 	/* The parent's cache: its threads are not here, its locks may be held
-	 * by them. Leave it alone for good; a new one is made on first use. */
+	 * by them. Leave it alone for good. Nothing inherited is served: every
+	 * description left (in the parent too, see "Fork"). */
 	atomic_store_explicit(&g_cache, NULL, memory_order_relaxed);
-	for (struct pl_ofd *o = g_ofds; o; o = o->o_anext) {
-		pthread_mutex_init(&o->o_pos_lock, NULL);
-		atomic_store_explicit(&o->o_file, NULL, memory_order_relaxed);
-		if (o->o_live)
-			atomic_store_explicit(&o->o_refs, 0, memory_order_relaxed);
-	}
-	for (struct pl_inode *pi = g_inodes; pi; pi = pi->pi_next)
-		pthread_mutex_init(&pi->pi_append, NULL);
-	/* Counts: one per table entry; calls that were in progress in other
-	 * threads of the parent do not exist here. */
 	for (int c = 0; c < PL_FD_MAX / PL_FD_CHUNK; c++) {
 		struct pl_fdchunk *ch = atomic_load_explicit(&pl_fdt[c], memory_order_relaxed);
-		for (int i = 0; ch && i < PL_FD_CHUNK; i++) {
-			struct pl_ofd *o = atomic_load_explicit(&ch->e[i], memory_order_relaxed);
-			if (o)
-				atomic_fetch_add_explicit(&o->o_refs, 1, memory_order_relaxed);
-		}
+		for (int i = 0; ch && i < PL_FD_CHUNK; i++)
+			atomic_store_explicit(&ch->e[i], NULL, memory_order_relaxed);
 	}
+	g_ofd_free = NULL;
 	for (struct pl_ofd *o = g_ofds; o; o = o->o_anext) {
-		if (o->o_live && atomic_load_explicit(&o->o_refs, memory_order_relaxed) == 0) {
-			inode_detach_locked(o);
-			o->o_fnext = g_ofd_free;
-			g_ofd_free = o;
-		}
+		pthread_mutex_init(&o->o_pos_lock, NULL);
+		if (o->o_have_close_st && o->o_close_pathfd >= 0)
+			pl_real.close(o->o_close_pathfd);
+		o->o_have_close_st = false;
+		o->o_close_pathfd = -1;
+		atomic_store_explicit(&o->o_file, NULL, memory_order_relaxed);
+		atomic_store_explicit(&o->o_refs, 0, memory_order_relaxed);
+		atomic_store_explicit(&o->o_aio, 0, memory_order_relaxed);
+		atomic_store_explicit(&o->o_state, PL_SERVED, memory_order_relaxed);
+		o->o_live = false;
+		o->o_inode = NULL;
+		o->o_inext = NULL;
+		o->o_fnext = g_ofd_free;
+		g_ofd_free = o;
 	}
-	g_linger = NULL; /* handles of the parent's cache */
+	/* the files: kernel-only here too (a re-open goes to the kernel) */
+	for (struct pl_inode *pi = g_inodes, *next; pi; pi = next) {
+		next = pi->pi_next;
+		kset_add_locked(pi->pi_dev, pi->pi_ino, pi->pi_btime_ns);
+		free(pi);
+	}
+	g_inodes = NULL;
+	for (int i = 0; i < PL_IFILTER; i++)
+		atomic_store_explicit(&g_ifilter[i], 0, memory_order_relaxed);
+	for (struct pl_linger *lg = g_linger; lg; lg = lg->lg_next)
+		pl_real.close(lg->lg_pathfd); /* its handle is the parent's cache's */
+	g_linger = NULL;
 	g_nlinger = 0;
+	g_parked = NULL; /* ditto */
+	g_fork_list = NULL;
+	atomic_store(&g_forking, 0);
+	atomic_store(&g_opening, 0);
 	atomic_store(&g_stats_done, 0);
 	pthread_mutex_init(&g_lock, NULL);
+	pthread_mutex_init(&g_fork_mutex, NULL);
 }
 
 static void print_stats(void)
@@ -1020,7 +1446,7 @@ static void print_stats(void)
 		n = snprintf(buf, sizeof(buf),
 		             "coherio: pid %d: %lu served opens; engine %s; cache %llu pages of %llu B (%.1f MiB), %llu in use, %llu dirty\n"
 		             "coherio: hits %llu, misses %llu (%.1f%% hits), readahead %llu pages, ghost hits %llu, evictions %llu\n"
-		             "coherio: written back %llu pages, write-back errors %llu; direct reads %llu, direct writes %llu, coherence updates %llu\n",
+		             "coherio: written back %llu pages, write-back errors %llu; direct reads %llu, direct writes %llu, coherence updates %llu; left the cache at fork %lu\n",
 		             (int)getpid(), g_nopens, s.engine ? s.engine : "?",
 		             (unsigned long long)s.pages_total, (unsigned long long)s.page_size,
 		             (double)s.memory_bytes / (1 << 20), (unsigned long long)s.pages_used,
@@ -1029,7 +1455,8 @@ static void print_stats(void)
 		             (unsigned long long)s.readahead_pages, (unsigned long long)s.ghost_hits,
 		             (unsigned long long)s.evictions, (unsigned long long)s.writeback_pages,
 		             (unsigned long long)s.writeback_errors, (unsigned long long)s.direct_reads,
-		             (unsigned long long)s.direct_writes, (unsigned long long)s.coherence_updates);
+		             (unsigned long long)s.direct_writes, (unsigned long long)s.coherence_updates,
+		             g_nleft);
 	}
 	if (n > 0 && pl_real.write)
 		pl_real.write(g_stats_fd >= 0 ? g_stats_fd : 2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);

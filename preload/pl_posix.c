@@ -773,16 +773,17 @@ static int do_truncate(const char *path, off_t len)
 {
 	char abs[PATH_MAX];
 	cio_file *f;
+	struct pl_ofd *ref;
 	pl_boot();
 	if (PL_LIKELY(!pl_path_served(AT_FDCWD, path, abs)))
 		return pl_real.truncate(path, len);
-	int r = pl_path_handle(abs, O_WRONLY, &f);
+	int r = pl_path_handle(abs, O_WRONLY, &f, &ref);
 	if (r == -ENOENT) /* not open here: the kernel's file is the file */
 		return pl_real.truncate(path, len);
 	if (r < 0)
 		return (int)pl_ret(r);
 	r = len < 0 ? -EINVAL : cio_truncate(f, len, 0);
-	int c = pl_handle_close(f);
+	int c = pl_handle_close(f, ref);
 	return (int)pl_ret(r < 0 ? r : c);
 }
 
@@ -947,6 +948,11 @@ int pl_fd_fcntl(int fd, int cmd, void *arg);
 int pl_fd_fcntl(int fd, int cmd, void *arg)
 {
 	pl_boot();
+	/* locks (F_SETLKW may wait for another process, for as long as it
+	 * likes), F_GETFL ...: the kernel's, without a reference, so that a
+	 * fork does not wait for them (pl_core.c, "Fork", step 3) */
+	if (cmd != F_SETFL && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return pl_real.fcntl(fd, cmd, arg);
 	struct pl_ofd *o = pl_fd_get(fd);
 	if (PL_LIKELY(!o)) {
 		int d = pl_real.fcntl(fd, cmd, arg);
@@ -1263,7 +1269,8 @@ PL_EXPORT FILE *popen(const char *cmd, const char *mode)
 }
 
 /* vfork shares the parent's memory and skips the fork handlers: a plain
- * fork gives the child the same program semantics and a coherent start. */
+ * fork gives the child the same program semantics and a coherent start
+ * (and the fork rule: the descriptions served now leave the cache). */
 PL_EXPORT pid_t vfork(void)
 {
 	pl_boot();

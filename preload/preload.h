@@ -30,6 +30,10 @@
  * The pass-through path (descriptors and paths not served) takes no lock and
  * allocates nothing: one or two atomic loads of the descriptor table, or a
  * string comparison of the path against the prefixes.
+ *
+ * Fork: every description served at a fork leaves the cache for good, in
+ * parent and child, and so does its file (dev/ino): "descriptors shared by
+ * fork leave the cache" (pl_core.c, "Fork").
  */
 #ifndef COHERIO_PRELOAD_H
 #define COHERIO_PRELOAD_H
@@ -139,8 +143,21 @@ struct pl_inode {
 	struct pl_ofd *pi_ofds;      /* g_lock: its descriptions             */
 	pthread_mutex_t pi_append;   /* O_APPEND: size read + write as one   */
 	struct pl_inode *pi_next;    /* g_lock: all inodes                   */
+	int64_t pi_btime_ns;         /* birth time (statx), -1 unknown: with
+	                              * dev/ino, names the file in the
+	                              * kernel-only set; immutable            */
+	bool pi_kernel;              /* g_lock: it left the cache at a fork
+	                              * (no linger for its descriptions)      */
 	struct stat pi_st;           /* the kernel's stat at the first open:
 	                              * immutable (linger check, pl_core.c)   */
+};
+
+/* o_state: a description leaves the cache at a fork (pl_core.c, "Fork"). */
+enum {
+	PL_SERVED = 0,               /* calls go through its cio_file          */
+	PL_LEAVING = 1,              /* a fork is switching it: new calls wait */
+	PL_LEFT = 2,                 /* the kernel's for good: new calls and
+	                              * its table entries go to the kernel     */
 };
 
 /* An open file description: what open() makes and dup() shares. Never freed:
@@ -149,8 +166,19 @@ struct pl_inode {
 struct pl_ofd {
 	atomic_int o_refs;           /* table entries + calls in progress +
 	                              * async operations in flight; 0 = free */
-	_Atomic(cio_file *) o_file;  /* the handle; NULL in a forked child
-	                              * until pl_ofd_file() opens a new one   */
+	atomic_int o_state;          /* PL_SERVED/LEAVING/LEFT: written by the
+	                              * forking thread under g_lock (seq_cst:
+	                              * pairs with the count in pl_fd_get)    */
+	atomic_int o_aio;            /* of o_refs: async operations in flight
+	                              * (pl_aio.c slots), not calls           */
+	int o_fork_nfd;              /* the forking thread's own: table entries
+	                              * counted while it waits                */
+	int o_fork_calls;            /* ditto: o_refs - o_aio it read          */
+	int64_t o_fork_size;         /* ditto: cio_size() before the close     */
+	int o_fork_fd;               /* ditto: one of its descriptors, or -1  */
+	struct pl_ofd *o_fork_next;  /* ditto: the descriptions it switches   */
+	_Atomic(cio_file *) o_file;  /* the handle; NULL once it left at a
+	                              * fork (or kept for async operations)   */
 	atomic_int o_flags;          /* open(2) flags; F_SETFL updates them   */
 	uint32_t o_lbs;              /* direct-I/O offset/length alignment,
 	                              * immutable while o_refs > 0             */
@@ -219,13 +247,17 @@ static inline void pl_fd_fresh(int fd)
 int  pl_fd_install(int fd, struct pl_ofd *o);      /* consumes a ref; -EMFILE */
 void pl_ofd_ref(struct pl_ofd *o);
 int  pl_ofd_put(struct pl_ofd *o);                 /* last: cio_close error */
-cio_file *pl_ofd_file_slow(struct pl_ofd *o, int fd, int *err);
 
-/* The handle of @o (reopened through descriptor @fd in a forked child). */
+/* The handle of @o, for a call holding a reference (pl_fd_get returned @o:
+ * it is served, and a fork waits for the call before it closes the
+ * handle). NULL with *err only if it is gone all the same. */
 static inline cio_file *pl_ofd_file(struct pl_ofd *o, int fd, int *err)
 {
+	(void)fd;
 	cio_file *f = atomic_load_explicit(&o->o_file, memory_order_acquire);
-	return PL_LIKELY(f != NULL) ? f : pl_ofd_file_slow(o, fd, err);
+	if (PL_UNLIKELY(!f))
+		*err = -EBADF;
+	return f;
 }
 
 /* ---- paths ------------------------------------------------------------------ */
@@ -253,10 +285,11 @@ cio_cache *pl_cache_get(int *err);
  * *size set; -ENOENT if none. */
 int pl_inode_size(dev_t dev, ino_t ino, int64_t *size);
 
-/* A temporary handle on a served path (truncate(2) of a file we cache).
- * Return 0 with *out, -ENOENT if the file is not open here, or -errno. */
-int pl_path_handle(const char *abs, int flags, cio_file **out);
-int pl_handle_close(cio_file *f);
+/* A temporary handle on a served path (truncate(2) of a file we cache),
+ * with a reference on one of its descriptions (*ofd: a fork waits for it).
+ * Return 0 with *out, -ENOENT if the file is not served here, or -errno. */
+int pl_path_handle(const char *abs, int flags, cio_file **out, struct pl_ofd **ofd);
+int pl_handle_close(cio_file *f, struct pl_ofd *ofd);
 
 /* Write back every dirty page of every served file and set the kernel offset
  * of every served descriptor to ours (before fork/exec/spawn/exit). */

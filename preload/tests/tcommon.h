@@ -161,6 +161,24 @@ static int t_is_served(int fd)
 	return 0;
 }
 
+/* Make @sdir and @udir; false if @udir refuses O_DIRECT (the caller skips:
+ * the direct-path checks need it). */
+__attribute__((unused)) static int t_dirs_ready(const char *sdir, const char *udir)
+{
+	char probe[4096];
+	t_mkdir(sdir);
+	t_mkdir(udir);
+	snprintf(probe, sizeof(probe), "%s/odirect-probe", udir);
+	int pf = open(probe, O_CREAT | O_RDWR | O_DIRECT, 0644);
+	if (pf < 0) {
+		fprintf(stderr, "%s: skipped: %s refuses O_DIRECT\n", t_name, udir);
+		return 0;
+	}
+	close(pf);
+	unlink(probe);
+	return 1;
+}
+
 static int t_finish(void)
 {
 	if (t_failures) {
