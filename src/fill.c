@@ -183,10 +183,12 @@ static void ra_issue(struct ra_req *r);
 static void ra_done(struct cio_io *io)
 {
 	struct ra_req *r = io->priv;
+	struct cio_inode *ino = r->ino;
 	ssize_t res = io->res;
 	if (res < 0) {
-		fail_new_pages(r->ino, r->pg, r->n);
+		fail_new_pages(ino, r->pg, r->n);
 		free(r);
+		cio_inode_io_put(ino);
 		return;
 	}
 	r->done += (size_t)res;
@@ -194,9 +196,10 @@ static void ra_done(struct cio_io *io)
 		ra_issue(r); /* short, not at end of file: the rest */
 		return;
 	}
-	fill_finish(r->ino, r->pg, r->n, r->base, r->done, r->size);
-	release_filled(r->ino, r->pg, r->n);
+	fill_finish(ino, r->pg, r->n, r->base, r->done, r->size);
+	release_filled(ino, r->pg, r->n);
 	free(r);
+	cio_inode_io_put(ino); /* last: the inode may go now */
 }
 
 static void ra_issue(struct ra_req *r)
@@ -260,6 +263,7 @@ static void ra_submit(struct cio_inode *ino, struct cio_page **v, int n)
 		r->iov[i].iov_len = c->c_page_size;
 	}
 	atomic_fetch_add_explicit(&c->st_readahead, (uint64_t)n, memory_order_relaxed);
+	cio_inode_io_get(ino); /* put by ra_done(), after the last page put */
 	ra_issue(r);
 }
 

@@ -246,6 +246,30 @@ void cio_inode_drop_all_pages(struct cio_inode *ino)
 	}
 }
 
+/* The last touch of @ino by a background holder: i_lock is taken so that a
+ * release waiting on i_cond cannot free the inode before the broadcast. */
+void cio_inode_io_put(struct cio_inode *ino)
+{
+	pthread_mutex_lock(&ino->i_lock);
+	if (atomic_fetch_sub(&ino->i_io_refs, 1) == 1)
+		pthread_cond_broadcast(&ino->i_cond);
+	pthread_mutex_unlock(&ino->i_lock);
+}
+
+/* Wait until no background holder has a page reference. A page that was
+ * removed from the index (invalidate, truncate) while a readahead or the
+ * evictor still held it is not seen by cio_inode_drop_all_pages(), and
+ * the holder's last put touches the inode (found by the preload library's
+ * fork tests: invalidate, then the last close, with a readahead in flight:
+ * the completion put pages of a freed inode). */
+static void inode_io_wait(struct cio_inode *ino)
+{
+	pthread_mutex_lock(&ino->i_lock);
+	while (atomic_load(&ino->i_io_refs))
+		pthread_cond_wait(&ino->i_cond, &ino->i_lock);
+	pthread_mutex_unlock(&ino->i_lock);
+}
+
 /* Write back and tear down an inode nobody has open. c_inode_lock held.
  * Return: 0 (freed) or the write-back error (kept, pages still dirty). */
 int __cio_inode_release(struct cio_cache *c, struct cio_inode *ino, bool force)
@@ -258,6 +282,7 @@ int __cio_inode_release(struct cio_cache *c, struct cio_inode *ino, bool force)
 	if (r < 0 && !force)
 		return r;
 	cio_inode_drop_all_pages(ino);
+	inode_io_wait(ino);
 	for (struct cio_inode **p = &c->c_inodes; *p; p = &(*p)->i_next) {
 		if (*p == ino) {
 			*p = ino->i_next;

@@ -207,6 +207,11 @@ struct cio_inode {
 	_Atomic int      i_wrote;      /* coherio wrote to i_fd (fixup may trim) */
 	_Atomic uint32_t i_async_writes; /* accepted async writes not finished;
 	                                * 0-transitions broadcast i_cond       */
+	_Atomic uint32_t i_io_refs;    /* holders of page references that no
+	                                * handle covers (readahead requests,
+	                                * the evictor's victims): the inode is
+	                                * freed only at 0; the put takes i_lock
+	                                * and broadcasts i_cond (inode.c)      */
 
 	struct cio_shard i_shards[CIO_NSHARDS];
 };
@@ -315,6 +320,15 @@ int  cio_errseq_check_and_advance(cio_file *f);
 
 /* ---- inode.c ------------------------------------------------------------ */
 void cio_inode_drop_all_pages(struct cio_inode *ino);
+/* A background holder (no handle of its own) takes this before its first
+ * page reference, while the inode is known alive (a call on a handle, or a
+ * page of it found in its index under the shard lock), and puts it after
+ * its last page put: __cio_inode_release() waits for them. */
+static inline void cio_inode_io_get(struct cio_inode *ino)
+{
+	atomic_fetch_add(&ino->i_io_refs, 1);
+}
+void cio_inode_io_put(struct cio_inode *ino);
 int  __cio_inode_release(struct cio_cache *c, struct cio_inode *ino, bool force);
 
 /* ---- io helpers (engine.c) ---------------------------------------------- */

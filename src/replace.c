@@ -157,10 +157,22 @@ static bool try_ref(struct cio_page *pg)
 	if (pthread_mutex_trylock(&sh->sh_lock) != 0)
 		return false;
 	bool ok = !(atomic_load(&pg->pg_flags) & PG_REMOVED);
-	if (ok)
+	if (ok) {
+		/* the page is in the index under its shard lock: the inode
+		 * is alive; this keeps it so until the victim's last put */
+		cio_inode_io_get(pg->pg_inode);
 		atomic_fetch_add(&pg->pg_refs, 1);
+	}
 	pthread_mutex_unlock(&sh->sh_lock);
 	return ok;
+}
+
+/* Drop a dirty victim's reference, then its inode hold (try_ref). */
+static void victim_put(struct cio_page *pg)
+{
+	struct cio_inode *ino = pg->pg_inode; /* stable while referenced */
+	cio_page_put(ino, pg);
+	cio_inode_io_put(ino);
 }
 
 static bool in_batch(struct cio_page **wb, size_t n, struct cio_page *pg)
@@ -271,7 +283,7 @@ struct cio_page *cio_frame_alloc(struct cio_cache *c, bool may_block, int *err)
 		pthread_mutex_unlock(&c->c_lru_lock);
 		if (pg) {
 			for (size_t i = 0; i < nwb; i++)
-				cio_page_put(wb[i]->pg_inode, wb[i]);
+				victim_put(wb[i]);
 			frame_reset(pg);
 			return pg;
 		}
@@ -292,8 +304,8 @@ struct cio_page *cio_frame_alloc(struct cio_cache *c, bool may_block, int *err)
 				wrote += (int)w;
 				if (r < 0 && !wb_err)
 					wb_err = r;
-				cio_page_put_all(ino, wb + i, j - i);
-				i = j;
+				for (; i < j; i++)
+					victim_put(wb[i]);
 			}
 			if (wrote) {
 				idle = 0;
