@@ -60,6 +60,7 @@ struct chk_shm {
 
 struct crash_stats {
 	uint64_t ops, completed, inflight, durable_writes, fsyncs, truncates;
+	uint64_t fallocs, durable_fallocs;  /* completed with 0; of which durable */
 	uint64_t blocks;
 	uint64_t finished_early;
 };
@@ -217,6 +218,8 @@ static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
 
 			chk_falloc_end(m, op, x->res == -EOPNOTSUPP ? EFF_NONE : EFF_SOME,
 			               durable, x->resp);
+			cs->fallocs += x->res == 0;
+			cs->durable_fallocs += durable;
 		} else {
 			bool none = x->res == -ECANCELED ||
 			            (x->res == -EAGAIN && (x->flags & CIO_RW_NOWAIT)) ||
@@ -494,11 +497,13 @@ reaped:
 		printf("\n  cycles %d (%llu ended before the kill: log full), operations "
 		       "logged %llu,\n  completed %llu, in flight at the kills %llu, "
 		       "durable writes %llu, successful fsyncs %llu, truncates %llu,\n"
-		       "  blocks checked on disk after the kills %llu\n", r->cfg.crash,
+		       "  fallocates that changed data or size %llu (durable %llu), "
+		       "blocks checked on disk after the kills %llu\n", r->cfg.crash,
 		       (unsigned long long)cs.finished_early, (unsigned long long)cs.ops,
 		       (unsigned long long)cs.completed, (unsigned long long)cs.inflight,
 		       (unsigned long long)cs.durable_writes, (unsigned long long)cs.fsyncs,
-		       (unsigned long long)cs.truncates, (unsigned long long)cs.blocks);
+		       (unsigned long long)cs.truncates, (unsigned long long)cs.fallocs,
+		       (unsigned long long)cs.durable_fallocs, (unsigned long long)cs.blocks);
 		printf("coherio check: PASS - %d crash cycles in %.1f s, every durable "
 		       "write on disk, no byte nobody wrote\n", r->cfg.crash, chk_now() - t0);
 	}
