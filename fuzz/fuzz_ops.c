@@ -2,7 +2,7 @@
  * fuzz_ops.c - the libFuzzer harness: an input is decoded into a sequence
  * of coherio calls on one file - cached, direct, vectored, pinned and async
  * reads and writes, truncate, fsync, fdatasync, invalidate, cancel, close
- * and reopen, fault rules - with hostile arguments (misaligned, negative,
+ * and reopen, fallocate in every mode, fault rules - with hostile arguments (misaligned, negative,
  * overflowing, huge, NULL, closed handles), and every result is checked
  * against the model of `coherio check` in its exact, single-threaded form:
  * the bytes and the size the file must have, which calls must be rejected
@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/falloc.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -1072,6 +1073,163 @@ static void op_reopen(struct fz *z, struct in *in)
 		fail(z, "a write through a read-only handle did not say -EBADF");
 }
 
+/* ---- fallocate --------------------------------------------------------------- */
+
+#define E_EOPNOTSUPP 16u
+#define FZ_FL_KNOWN  (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | \
+                      FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)
+#define FZ_FL_SHIFT  (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)
+
+/* The modes an input can ask for: every valid one, and the hostile ones. */
+static int falloc_mode(struct in *in)
+{
+	static const int modes[15] = {
+		0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		FALLOC_FL_ZERO_RANGE, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, (int)CIO_FALLOC_POSIX,
+		FALLOC_FL_PUNCH_HOLE,                                  /* EOPNOTSUPP */
+		(int)CIO_FALLOC_POSIX | FALLOC_FL_KEEP_SIZE,           /* EINVAL */
+		FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_KEEP_SIZE,
+		FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE,
+		FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE,
+		1 << 20,                                               /* unknown bit */
+	};
+	uint8_t k = g8(in);
+
+	if (k == 0xff)
+		return (int)g32(in);                                   /* anything */
+	return modes[k % 15];
+}
+
+/*
+ * The errors cio_fallocate() must answer with (any one of them), as
+ * coherio.h documents them; 0 = valid. Two modes at once are refused by
+ * every kernel, with -EINVAL or (newer ones) -EOPNOTSUPP.
+ */
+static unsigned falloc_errors(struct fz *z, int hi, bool live, int mode, int64_t off,
+                              int64_t len, int64_t bs)
+{
+	unsigned e = 0;
+	int m = mode & ~(int)CIO_FALLOC_POSIX, kind = m & ~FALLOC_FL_KEEP_SIZE;
+
+	if (!live)
+		return E_EBADF;
+	if (off < 0 || len <= 0)
+		e |= E_EINVAL;
+	if ((mode & (int)CIO_FALLOC_POSIX) && m)
+		e |= E_EINVAL;
+	if (m & ~FZ_FL_KNOWN)
+		e |= E_EOPNOTSUPP;
+	else if ((kind & (kind - 1)) || ((kind & FZ_FL_SHIFT) && (m & FALLOC_FL_KEEP_SIZE)))
+		e |= E_EINVAL | E_EOPNOTSUPP;
+	else if ((m & FALLOC_FL_PUNCH_HOLE) && !(m & FALLOC_FL_KEEP_SIZE))
+		e |= E_EOPNOTSUPP;
+	if (hi == 2)
+		e |= E_EBADF;
+	if (len > CIO_MAX_FILE_SIZE || (len > 0 && off > CIO_MAX_FILE_SIZE - len))
+		e |= E_EFBIG;
+	if (!e && (kind & FZ_FL_SHIFT)) {
+		if (off % bs || len % bs)
+			e |= E_EINVAL;
+		else if (kind == FALLOC_FL_COLLAPSE_RANGE ? off + len >= z->size
+		                                          : off >= z->size)
+			e |= E_EINVAL;
+		else if (kind == FALLOC_FL_INSERT_RANGE && z->size > CIO_MAX_FILE_SIZE - len)
+			e |= E_EFBIG;
+	}
+	return e;
+}
+
+static unsigned falloc_bit(int r)
+{
+	return r == -EOPNOTSUPP ? E_EOPNOTSUPP : bit_of(r);
+}
+
+/* What a successful cio_fallocate() did to the file, in the model. */
+static void model_falloc(struct fz *z, int mode, int64_t off, int64_t len)
+{
+	int m = mode & ~(int)CIO_FALLOC_POSIX;
+	int64_t end = off + len, in_size = end < z->size ? end : z->size;
+
+	if (m == FALLOC_FL_COLLAPSE_RANGE) {
+		memmove(z->mem + off, z->mem + end, (size_t)(z->size - end));
+		memset(z->mem + z->size - len, 0, (size_t)len);
+		z->size -= len;
+		return;
+	}
+	if (m == FALLOC_FL_INSERT_RANGE) {
+		memmove(z->mem + end, z->mem + off, (size_t)(z->size - off));
+		memset(z->mem + off, 0, (size_t)len);
+		z->size += len;
+		return;
+	}
+	if ((m & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) && off < in_size)
+		memset(z->mem + off, 0, (size_t)(in_size - off));  /* past it: zeros */
+	if (!(m & FALLOC_FL_KEEP_SIZE) && end > z->size)
+		z->size = end;
+}
+
+/*
+ * One cio_fallocate(): every mode, on ranges aligned to bytes, logical
+ * blocks or file-system blocks (collapse and insert need the latter), with
+ * hostile arguments - negative, zero and overflowing offsets and lengths,
+ * past CIO_MAX_FILE_SIZE, unknown bits, two modes at once, misaligned
+ * shifts, shifts outside the file, a read-only or closed handle. A rejected
+ * call must change nothing; a valid one must do what Linux does (the model),
+ * return 0 or -EOPNOTSUPP where the file system lacks the mode (then nothing
+ * changed either); with faults, collapse and insert may fail with the error
+ * of a page they had to write back first, and nothing moved then.
+ */
+static void op_falloc(struct fz *z, struct in *in)
+{
+	cio_file *h;
+	bool live;
+	int hi = pick_handle(z, in, &h, &live);
+	int mode = falloc_mode(in);
+	uint8_t a = g8(in);
+	struct stat st;
+	int64_t bs = stat(z->path, &st) == 0 && st.st_blksize > 0 ? st.st_blksize : 4096;
+	uint32_t align = a % 3 == 0 ? 1 : a % 3 == 1 ? z->lbs : (uint32_t)bs;
+	int64_t off = pick_off(z, in, align);
+	int64_t len = (int64_t)pick_len(in, align);
+	int m = mode & ~(int)CIO_FALLOC_POSIX;
+	unsigned want = falloc_errors(z, hi, live, mode, off, len, bs);
+	int r;
+
+	if (!want && (m == FALLOC_FL_INSERT_RANGE ? z->size + len > FZ_FILE
+	                                          : off + len > FZ_FILE))
+		return;                   /* valid but beyond the model's file */
+	note(z, "fallocate h%d mode %#x [%lld, +%lld) (fs block %lld)", hi, (unsigned)mode,
+	     (long long)off, (long long)len, (long long)bs);
+	r = cio_fallocate(h, mode, off, len);
+	note(z, "  -> %d", r);
+	bool fw = fired(z, &z->wfault);
+	fired(z, &z->rfault);
+	fw |= note_wb(z);             /* collapse/insert write back pages first */
+	if (want) {
+		if (!(falloc_bit(r) & want))
+			fail(z, "fallocate mode %#x [%lld, +%lld) with bad arguments returned "
+			     "%d, expected one of%s%s (G11)", (unsigned)mode, (long long)off,
+			     (long long)len, r, errs_text(want & ~E_EOPNOTSUPP),
+			     want & E_EOPNOTSUPP ? " -EOPNOTSUPP" : "");
+	} else if (r == -EOPNOTSUPP && mode != (int)CIO_FALLOC_POSIX) {
+		/* the file system lacks the mode: nothing changed */
+	} else if (r < 0 && (m & FZ_FL_SHIFT) && fw) {
+		/* a page it had to write back failed: nothing moved */
+	} else if (r != 0) {
+		fail(z, "fallocate mode %#x [%lld, +%lld) with valid arguments failed: %s",
+		     (unsigned)mode, (long long)off, (long long)len, cio_strerror(r));
+	} else {
+		model_falloc(z, mode, off, len);
+	}
+	int64_t sz = cio_size(z->h[0]);
+	if (sz != z->size)
+		fail(z, "after fallocate mode %#x [%lld, +%lld) -> %d, cio_size says %lld, "
+		     "the model %lld (G5)", (unsigned)mode, (long long)off, (long long)len, r,
+		     (long long)sz, (long long)z->size);
+}
+
 static void op_misc(struct fz *z, struct in *in)
 {
 	struct cio_event ev;
@@ -1271,7 +1429,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 11: case 12: op_async(z, &in); break;
 		case 13: op_fault(z, &in); break;
 		case 14: op_reopen(z, &in); break;
-		default: op_misc(z, &in);
+		default:            /* 15: the last op; its upper half is fallocate */
+			if (op >= 128)
+				op_falloc(z, &in);
+			else
+				op_misc(z, &in);
 		}
 	}
 	finish(z);

@@ -59,6 +59,11 @@ MUTANTS = {
         "\t\tif ((uint64_t)off % ino->i_lbs)\n\t\t\treturn -EINVAL;",
         "",
         "test_bad_input_rejected", "G11: misaligned direct I/O is rejected"),
+    "fallocate-lowers-size": (
+        "src/fallocate.c",
+        "r = cio_size_change(ino, off + len, false, true);",
+        "r = cio_size_change(ino, off + len, false, false);",
+        "test_fallocate_never_lowers_size", "G5: a growing fallocate never lowers the size"),
 }
 
 # coherio check arguments per mutant (--check); a mutant not listed runs

@@ -79,6 +79,11 @@ struct chk_cfg {
 #define CHK_NO_INVAL    (1u << 6)
 #define CHK_NO_CANCEL   (1u << 7)
 #define CHK_NO_WRITE    (1u << 8)
+#define CHK_NO_RESERVE  (1u << 9)   /* fallocate mode 0 / KEEP_SIZE        */
+#define CHK_NO_PUNCH    (1u << 10)  /* PUNCH_HOLE | KEEP_SIZE              */
+#define CHK_NO_ZERO     (1u << 11)  /* ZERO_RANGE (with, without KEEP_SIZE) */
+#define CHK_NO_SHIFT    (1u << 12)  /* COLLAPSE/INSERT_RANGE (epoch checks) */
+#define CHK_NO_FALLOC   (CHK_NO_RESERVE | CHK_NO_PUNCH | CHK_NO_ZERO | CHK_NO_SHIFT)
 
 /* ---- small helpers (check_stamp.c) ------------------------------------- */
 
@@ -110,7 +115,12 @@ void chk_cell_describe(const uint8_t *cell, char *buf, size_t len);
 
 enum chk_kind {
 	OK_READ, OK_WRITE, OK_PINR, OK_PINW, OK_TRUNC, OK_FSYNC, OK_FDSYNC,
-	OK_INVAL, OK_SIZE, OK_BAD, OK_CANCEL, OK_NKINDS
+	OK_INVAL, OK_SIZE, OK_BAD, OK_CANCEL, OK_FALLOC, OK_NKINDS
+};
+/* The fallocate modes the checker counts (struct chk_run.falloc_n). */
+enum {
+	FA_RESERVE, FA_RESERVE_KEEP, FA_PUNCH, FA_ZERO, FA_ZERO_KEEP, FA_COLLAPSE,
+	FA_INSERT, FA_N
 };
 enum chk_via {
 	VIA_CACHED, VIA_DIRECT, VIA_ACACHED, VIA_ADIRECT, VIA_PIN, VIA_SYNC,
@@ -132,7 +142,8 @@ struct chk_drain {
 struct chk_op {
 	/* what */
 	uint8_t  kind, via, file, thread;   /* OK_*, VIA_*                  */
-	uint32_t flags;                     /* CIO_RW_*, CIO_TRUNC_*, ...   */
+	uint32_t flags;                     /* CIO_RW_*, CIO_TRUNC_*, ...;
+	                                     * FALLOC: the fallocate mode    */
 	int64_t  off;                       /* TRUNC: the new size          */
 	uint64_t len;
 	/* when (ticks of the global clock) */
@@ -207,6 +218,14 @@ void chk_write_end(struct chk_model *m, struct chk_op *op, int eff,
 void chk_trunc_begin(struct chk_model *m, struct chk_op *op, uint64_t tick);
 void chk_trunc_end(struct chk_model *m, struct chk_op *op, int eff,
                    uint64_t tick);
+/* A fallocate of [off, off + len) with mode op->flags (reserve, punch or
+ * zero; cell-aligned): growing modes are extenders like a write (zeros in
+ * place of data for ZERO_RANGE), KEEP_SIZE punch/zero adds a hole version to
+ * each cell of the range, definite where the cell was surely inside the
+ * file when it began. @ok: it returned 0 (its versions become definite). */
+void chk_falloc_begin(struct chk_model *m, struct chk_op *op, uint64_t tick);
+void chk_falloc_end(struct chk_model *m, struct chk_op *op, int eff, bool ok,
+                    uint64_t tick);
 void chk_read_begin(struct chk_model *m, struct chk_op *op);
 void chk_read_end(struct chk_model *m, struct chk_op *op);
 void chk_other_begin(struct chk_model *m, struct chk_op *op);
@@ -310,6 +329,7 @@ void chk_viol_print(FILE *fp, const struct chk_viol *v, struct chk_log *l,
                     const struct chk_cfg *cfg);
 void chk_rec_describe(const struct chk_rec *r, char *buf, size_t len);
 const char *chk_kind_name(int kind, int via);
+const char *chk_falloc_mode_name(uint32_t mode);  /* "punch keep-size", ... */
 void chk_op_to_rec(const struct chk_op *op, struct chk_rec *r);
 
 /* ---- the run (check_run.c, check_ops.c) ------------------------------------ */
@@ -386,6 +406,18 @@ struct chk_run {
 	_Atomic uint64_t g6_required;   /* fsyncs that had to report one        */
 	_Atomic uint64_t soft_errors;   /* -ENOMEM with everything pinned, ...   */
 
+	/* fallocate (collapse/insert: the main thread at epoch checks) */
+	uint64_t shift_rng;
+	uint8_t *shift_img;               /* the expected image                  */
+	uint8_t *shift_buf;               /* what coherio or the kernel read     */
+	uint64_t shift_skipped;           /* epochs where the file was too small */
+	_Atomic uint64_t falloc_n[FA_N];  /* calls per mode that returned 0    */
+	_Atomic uint64_t falloc_nospc;    /* -ENOSPC/-EDQUOT (a full disk)       */
+	_Atomic unsigned falloc_unsup;    /* CHK_NO_* of the modes the file
+	                                   * system refused (-EOPNOTSUPP)       */
+	_Atomic uint64_t trunc_started[CHK_MAX_FILES]; /* truncates begun and */
+	_Atomic uint64_t trunc_ended[CHK_MAX_FILES];   /* ended, per file     */
+
 	/* violations: viol_lock */
 	pthread_mutex_t viol_lock;
 	int      nviol;
@@ -407,6 +439,18 @@ void chk_print_violation(struct chk_run *r);
 void chk_print_rerun(struct chk_run *r, FILE *fp);
 uint64_t chk_file_wb_errors(cio_file *f);
 void chk_print_table(struct chk_run *r, double secs, FILE *fp);
+/* An epoch check's verification of file @f (quiescent, after fsync): 0
+ * when disk, cache, direct reads and model agree; *img and *size: the file
+ * as the kernel read it (valid until the next call). */
+int  chk_verify_file(struct chk_run *r, int f, cio_file *h, const uint8_t **img,
+                     uint64_t *size);
+
+/* check_shift.c: at an epoch check (every worker parked, file @f just
+ * verified: @img, @size as the kernel read it), now and then a
+ * COLLAPSE_RANGE or INSERT_RANGE through coherio, the file compared byte for
+ * byte with the shifted image, then restamped and the model restarted from
+ * it. */
+void chk_shift_file(struct chk_run *r, int f, const uint8_t *img, uint64_t size);
 
 /* check_ops.c */
 void *chk_worker_main(void *arg);

@@ -18,7 +18,11 @@
  *     completed (its data was in the kernel before it returned), a cached or
  *     pinned write that completed before a successful fsync or fdatasync of
  *     the file began, a write with CIO_RW_DSYNC, a completed truncate
- *     (ftruncate is done before it returns). Everything else, and every
+ *     (ftruncate is done before it returns), a completed KEEP_SIZE punch or
+ *     zero-range (the kernel did it before it returned), a completed
+ *     growing fallocate once an fsync began after it (coherio's size
+ *     reaches the backing file at once only when the fallocate raised it
+ *     above a size a cached write gave it). Everything else, and every
  *     operation in flight at the kill, is only possible.
  *  3. The file read with the kernel must agree with the model: every block
  *     covered by a durable write holds it or something newer; no block holds
@@ -32,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +60,7 @@ struct chk_shm {
 
 struct crash_stats {
 	uint64_t ops, completed, inflight, durable_writes, fsyncs, truncates;
+	uint64_t fallocs, durable_fallocs;  /* completed with 0; of which durable */
 	uint64_t blocks;
 	uint64_t finished_early;
 };
@@ -116,6 +122,15 @@ static bool is_direct(const struct chk_rec *r)
  * ticks started at @base, from @prev (@psz bytes), against the records.
  * 0, or -1 with *v filled.
  */
+/* The operations the replay puts into the model: those that change data or
+ * size (a KEEP_SIZE reserve changes neither). */
+static bool replayed(const struct chk_rec *x)
+{
+	if (x->kind == OK_FALLOC)
+		return x->flags != FALLOC_FL_KEEP_SIZE;
+	return x->kind == OK_WRITE || x->kind == OK_PINW || x->kind == OK_TRUNC;
+}
+
 static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
                         uint64_t nrec, uint64_t base, const uint8_t *prev,
                         uint64_t psz, const uint8_t *img, uint64_t isz,
@@ -142,7 +157,7 @@ static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
 			if (x->inv > fsync_max)
 				fsync_max = x->inv;
 		}
-		if (x->kind == OK_WRITE || x->kind == OK_PINW || x->kind == OK_TRUNC)
+		if (replayed(x))
 			n++;
 	}
 	ops = calloc(n ? n : 1, sizeof(*ops));
@@ -154,8 +169,7 @@ static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
 		const struct chk_rec *x = &recs[i];
 		struct chk_op *op;
 
-		if (x->file != f ||
-		    !(x->kind == OK_WRITE || x->kind == OK_PINW || x->kind == OK_TRUNC))
+		if (x->file != f || !replayed(x))
 			continue;
 		op = &ops[n];
 		op->kind = x->kind;
@@ -180,6 +194,8 @@ static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
 		if (!ev[e].end) {
 			if (op->kind == OK_TRUNC)
 				chk_trunc_begin(m, op, x->inv);
+			else if (op->kind == OK_FALLOC)
+				chk_falloc_begin(m, op, x->inv);
 			else
 				chk_write_begin(m, op, x->inv);
 			continue;
@@ -191,6 +207,19 @@ static int verify_cycle(struct chk_run *r, int f, const struct chk_rec *recs,
 			            (x->res == -EAGAIN && (x->flags & CIO_TRUNC_NOWAIT));
 			chk_trunc_end(m, op, none ? EFF_NONE : EFF_SOME, x->resp);
 			cs->truncates += !none;
+		} else if (op->kind == OK_FALLOC) {
+			/* The kernel punched or zeroed the range before it returned;
+			 * the size it grew is coherio's, which reaches the backing file
+			 * at once only when it was the larger (else a cached write's
+			 * size covered it, durable with that write): growing modes are
+			 * durable once an fsync began after them. */
+			bool grows = !(x->flags & FALLOC_FL_KEEP_SIZE);
+			bool durable = x->res == 0 && (!grows || fsync_max > x->resp);
+
+			chk_falloc_end(m, op, x->res == -EOPNOTSUPP ? EFF_NONE : EFF_SOME,
+			               durable, x->resp);
+			cs->fallocs += x->res == 0;
+			cs->durable_fallocs += durable;
 		} else {
 			bool none = x->res == -ECANCELED ||
 			            (x->res == -EAGAIN && (x->flags & CIO_RW_NOWAIT)) ||
@@ -468,11 +497,13 @@ reaped:
 		printf("\n  cycles %d (%llu ended before the kill: log full), operations "
 		       "logged %llu,\n  completed %llu, in flight at the kills %llu, "
 		       "durable writes %llu, successful fsyncs %llu, truncates %llu,\n"
-		       "  blocks checked on disk after the kills %llu\n", r->cfg.crash,
+		       "  fallocates that changed data or size %llu (durable %llu), "
+		       "blocks checked on disk after the kills %llu\n", r->cfg.crash,
 		       (unsigned long long)cs.finished_early, (unsigned long long)cs.ops,
 		       (unsigned long long)cs.completed, (unsigned long long)cs.inflight,
 		       (unsigned long long)cs.durable_writes, (unsigned long long)cs.fsyncs,
-		       (unsigned long long)cs.truncates, (unsigned long long)cs.blocks);
+		       (unsigned long long)cs.truncates, (unsigned long long)cs.fallocs,
+		       (unsigned long long)cs.durable_fallocs, (unsigned long long)cs.blocks);
 		printf("coherio check: PASS - %d crash cycles in %.1f s, every durable "
 		       "write on disk, no byte nobody wrote\n", r->cfg.crash, chk_now() - t0);
 	}

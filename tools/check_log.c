@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,20 @@ bool chk_log_get(struct chk_log *l, uint64_t i, struct chk_rec *out)
 
 /* ---- describing operations ------------------------------------------------ */
 
+const char *chk_falloc_mode_name(uint32_t mode)
+{
+	switch (mode & ~(uint32_t)CIO_FALLOC_POSIX) {
+	case 0:  return mode & CIO_FALLOC_POSIX ? "reserve (posix)" : "reserve";
+	case FALLOC_FL_KEEP_SIZE: return "reserve keep-size";
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: return "punch keep-size";
+	case FALLOC_FL_ZERO_RANGE: return "zero-range";
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE: return "zero-range keep-size";
+	case FALLOC_FL_COLLAPSE_RANGE: return "collapse-range";
+	case FALLOC_FL_INSERT_RANGE: return "insert-range";
+	default: return "mode ?";
+	}
+}
+
 const char *chk_kind_name(int kind, int via)
 {
 	static const char *const rw[VIA_N][2] = {
@@ -211,6 +226,7 @@ const char *chk_kind_name(int kind, int via)
 	case OK_SIZE:   return "cio_size";
 	case OK_BAD:    return "bad-argument call";
 	case OK_CANCEL: return "async batch (submit, cancel, reap)";
+	case OK_FALLOC: return "fallocate";
 	default:        return "operation";
 	}
 }
@@ -234,6 +250,8 @@ static void flags_text(const struct chk_rec *r, char *buf, size_t len)
 	} else if (r->kind == OK_INVAL) {
 		if (r->flags & CIO_INVAL_WAIT)
 			n += (size_t)snprintf(buf + n, len - n, " wait");
+	} else if (r->kind == OK_FALLOC) {
+		n += (size_t)snprintf(buf + n, len - n, " %s", chk_falloc_mode_name(r->flags));
 	}
 	(void)n;
 }
@@ -308,6 +326,12 @@ static bool rec_touches(const struct chk_rec *r, int64_t c, const struct chk_vio
 		return false;
 	case OK_TRUNC:
 		return true;
+	case OK_FALLOC:  /* a growing one may open a hole below its range;
+	                  * collapse and insert move every block after it */
+		if (!(r->flags & FALLOC_FL_KEEP_SIZE) ||
+		    (r->flags & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)))
+			return true;
+		return (uint64_t)r->off < ce && (uint64_t)r->off + r->len > cs;
 	case OK_INVAL:   /* it launders and drops whole pages */
 		return (uint64_t)r->off < pe && (!r->len || (uint64_t)r->off + r->len > ps);
 	case OK_FSYNC: case OK_FDSYNC:
@@ -335,6 +359,8 @@ static const char *name_guarantee(const struct chk_viol *v, const struct chk_rec
 		return "G3";
 	if (newer->kind == OK_TRUNC)
 		return "G8";
+	if (newer->kind == OK_FALLOC)   /* its zeros reached the device first */
+		return "G1";
 	if (newer->via == VIA_DIRECT || newer->via == VIA_ADIRECT)
 		return "G1";
 	if (reader_direct)
@@ -431,7 +457,8 @@ void chk_viol_print(FILE *fp, const struct chk_viol *v, struct chk_log *l,
 	g = name_guarantee(v, newer);
 	/* a cached write lost after a failed write-back: G6 */
 	if (newer && !strcmp(v->g, "stale") && newer->via != VIA_DIRECT &&
-	    newer->via != VIA_ADIRECT && newer->kind != OK_TRUNC)
+	    newer->via != VIA_ADIRECT && newer->kind != OK_TRUNC &&
+	    newer->kind != OK_FALLOC)
 		for (size_t i = 0; i < nrec; i++)
 			if ((recs[i].kind == OK_FSYNC || recs[i].kind == OK_FDSYNC) &&
 			    recs[i].inv > newer->inv && recs[i].done && recs[i].res < 0)

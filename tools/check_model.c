@@ -40,6 +40,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,6 +614,83 @@ void chk_trunc_end(struct chk_model *m, struct chk_op *op, int eff, uint64_t tic
 	free(op->drain);
 	op->drain = NULL;
 	op->ndrain = op->cdrain = 0;
+}
+
+/* ---- fallocate ------------------------------------------------------------------- */
+
+/*
+ * Reserve (mode 0) and ZERO_RANGE without KEEP_SIZE grow the file to
+ * off + len if it is smaller, like a write ending there: the cells they
+ * uncover get a hole (gap_scan), and ZERO_RANGE's own cells get a ZERO that
+ * is definite once it returns 0 (VF_GAPDEF marks it so). They are extenders:
+ * a truncate that cuts below them while they are in flight may see them grow
+ * the file again (op->c0 is where their own cells start: the end for a
+ * reserve, which writes nothing). KEEP_SIZE punch and zero move no size:
+ * each cell of the range gets a ZERO, definite only where no ABSENT was live
+ * when the call began (the cell was surely inside the file and stays there
+ * unless a truncate races it, whose ABSENT is then live too). A cell that may
+ * be past the end gets a ZERO that is never definite: if the file grows over
+ * it while the call runs, the call may zero it or not. KEEP_SIZE reserve
+ * changes nothing the model sees.
+ */
+void chk_falloc_begin(struct chk_model *m, struct chk_op *op, uint64_t tick)
+{
+	unsigned mode = op->flags;
+	bool keep = mode & FALLOC_FL_KEEP_SIZE;
+	bool zeroes = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE);
+	uint64_t c0 = (uint64_t)op->off / CHK_CELL;
+	uint64_t c1 = ((uint64_t)op->off + op->len) / CHK_CELL;
+	uint64_t hz = horizon(m);
+
+	op->inv = tick ? tick : chk_tick();
+	if (c1 > m->m_ncells)
+		c1 = m->m_ncells;
+	if (c0 > c1)
+		c0 = c1;
+	op->accepted = false;
+	op->drained = false;
+	op->c1 = c1;
+	if (!keep) {
+		op->c0 = zeroes ? c0 : c1;
+		op->gap_lo = op->c0;
+		if (m->m_absent_lo < op->c0)
+			gap_scan(m, op, m->m_absent_lo, op->c0);
+		for (uint64_t c = op->c0; c < c1; c++) {
+			if (m->m_cells[c].n >= 6)
+				cell_prune(&m->m_cells[c], hz);
+			cell_add(&m->m_cells[c], op->inv, op->thread, VK_ZERO, VF_GAPDEF);
+		}
+		hw_raise(m, c1);
+		ext_add(m, op);
+		return;
+	}
+	op->c0 = c0;
+	op->gap_lo = c0;
+	if (!zeroes) {
+		op->c1 = c0;            /* touches nothing */
+		return;
+	}
+	for (uint64_t c = c0; c < c1; c++) {
+		struct chk_cell *cell = &m->m_cells[c];
+		bool def = false;
+
+		if (c < m->m_hw) {
+			if (cell->n >= 6)
+				cell_prune(cell, hz);
+			def = !has_live(cell, VK_ABSENT, cell_floor(cell, UINT64_MAX));
+		}
+		cell_add(cell, op->inv, op->thread, VK_ZERO, def ? VF_GAPDEF : 0);
+	}
+	hw_raise(m, c1);
+}
+
+void chk_falloc_end(struct chk_model *m, struct chk_op *op, int eff, bool ok,
+                    uint64_t tick)
+{
+	op->resp = tick ? tick : chk_tick();
+	ext_del(m, op);
+	cells_settle(m, op->gap_lo < op->c0 ? op->gap_lo : op->c0, op->c1, op->inv,
+	             eff == EFF_NONE, op->resp, 0, ok);
 }
 
 /* ---- reads and the rest ------------------------------------------------------ */

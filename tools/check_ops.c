@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/falloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,11 @@ static void begin(struct chk_worker *w, struct chk_model *m, struct chk_op *op)
 		chk_write_begin(m, op, 0);
 		break;
 	case OK_TRUNC:
+		atomic_fetch_add(&w->run->trunc_started[op->file], 1);
 		chk_trunc_begin(m, op, 0);
+		break;
+	case OK_FALLOC:
+		chk_falloc_begin(m, op, 0);
 		break;
 	case OK_READ: case OK_PINR: case OK_SIZE:
 		chk_read_begin(m, op);
@@ -393,6 +398,7 @@ static void end_other(struct chk_worker *w, struct chk_model *m, struct chk_op *
 		bool none = op->res == -ECANCELED ||
 		            (op->res == -EAGAIN && (op->flags & CIO_TRUNC_NOWAIT));
 		chk_trunc_end(m, op, none ? EFF_NONE : EFF_SOME, 0);
+		atomic_fetch_add(&w->run->trunc_ended[op->file], 1);
 	} else {
 		chk_other_end(m, op);
 	}
@@ -713,6 +719,133 @@ static void do_size(struct chk_worker *w, int file)
 	if (bad)
 		viol_model(w, v);
 	free(v);
+}
+
+/* No truncate of @file in flight now; with @since, none begun since the
+ * count *since was read either. */
+static bool no_truncate(struct chk_run *r, int file, const uint64_t *since)
+{
+	uint64_t s = atomic_load(&r->trunc_started[file]);
+	uint64_t e = atomic_load(&r->trunc_ended[file]);
+
+	return s == e && (!since || *since == s);
+}
+
+/* The fallocate mode for the mix, among the classes left in; -1 if none. */
+static int pick_falloc_mode(struct chk_worker *w, int *fa)
+{
+	unsigned no = w->run->cfg.without | atomic_load(&w->run->falloc_unsup);
+	int k = (int)rnd(w, 6);
+
+	for (int i = 0; i < 6; i++, k = (k + 1) % 6) {
+		switch (k) {
+		case 0: case 1:
+			if (no & CHK_NO_RESERVE)
+				continue;
+			*fa = FA_RESERVE;
+			return rnd(w, 4) == 0 ? (int)CIO_FALLOC_POSIX : 0;
+		case 2:
+			if (no & CHK_NO_RESERVE)
+				continue;
+			*fa = FA_RESERVE_KEEP;
+			return FALLOC_FL_KEEP_SIZE;
+		case 3:
+			if (no & CHK_NO_PUNCH)
+				continue;
+			*fa = FA_PUNCH;
+			return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		case 4:
+			if (no & CHK_NO_ZERO)
+				continue;
+			*fa = FA_ZERO;
+			return FALLOC_FL_ZERO_RANGE;
+		default:
+			if (no & CHK_NO_ZERO)
+				continue;
+			*fa = FA_ZERO_KEEP;
+			return FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+		}
+	}
+	return -1;
+}
+
+static unsigned falloc_class(int fa)
+{
+	return fa == FA_PUNCH ? CHK_NO_PUNCH :
+	       fa == FA_ZERO || fa == FA_ZERO_KEEP ? CHK_NO_ZERO : CHK_NO_RESERVE;
+}
+
+/*
+ * fallocate in the concurrent mix: reserve (with and without KEEP_SIZE),
+ * punch and zero, on cell-, block- or page-aligned ranges (the model is
+ * exact at its 64-byte cells). It does no I/O through the engine (the
+ * kernel call is direct; pages are zeroed in place), so it returns 0 with
+ * and without injected faults: -ENOSPC/-EDQUOT (a full disk) is counted,
+ * -EOPNOTSUPP turns that mode off for the run with a note, anything else is
+ * a violation. After a growing one returns the size must be at least its
+ * end and at least the size before it (G5: it never moves the size back),
+ * when no truncate of the file ran meanwhile - and the model judges the
+ * size in any case.
+ */
+static void do_falloc(struct chk_worker *w, int file)
+{
+	struct chk_run *r = w->run;
+	struct chk_model *m = r->model[file];
+	struct chk_op *op = &w->ops[0];
+	uint64_t aligns[3] = { CHK_CELL, r->lbs, r->page_size };
+	uint64_t tseq = atomic_load(&r->trunc_started[file]);
+	int64_t before, after, end;
+	int fa = 0, mode = pick_falloc_mode(w, &fa), rc, eff;
+	bool grows, calm;
+
+	if (mode < 0) {
+		do_size(w, file);
+		return;
+	}
+	op_init(w, op, OK_FALLOC, VIA_SYNC, file);
+	pick_range(w, file, aligns[rnd(w, 3)], 4 * CHK_MAX_IO, &op->off, &op->len);
+	op->flags = (uint32_t)mode;
+	grows = !(mode & FALLOC_FL_KEEP_SIZE);
+	end = op->off + (int64_t)op->len;
+	calm = no_truncate(r, file, NULL);
+	before = cio_size(w->h[file]);
+	begin(w, m, op);
+	watch(w, op);
+	rc = cio_fallocate(w->h[file], mode, op->off, (int64_t)op->len);
+	unwatch(w);
+	op->res = rc;
+	after = grows && rc == 0 ? cio_size(w->h[file]) : 0;
+	calm = calm && no_truncate(r, file, &tseq);
+	eff = rc == 0 ? EFF_SOME : rc == -EOPNOTSUPP ? EFF_NONE : EFF_SOME;
+	chk_model_lock(m);
+	chk_falloc_end(m, op, eff, rc == 0, 0);
+	chk_log_end(r->log, op);
+	chk_model_unlock(m);
+	count(w, op, rc < 0, 0);
+	if (rc == 0) {
+		atomic_fetch_add(&r->falloc_n[fa], 1);
+	} else if (rc == -EOPNOTSUPP) {
+		atomic_fetch_or(&r->falloc_unsup, falloc_class(fa));
+	} else if (rc == -ENOSPC || rc == -EDQUOT) {
+		atomic_fetch_add(&r->falloc_nospc, 1);
+	} else {
+		viol_op(w, op, "G4", "%s failed with -%s (%s)%s", chk_falloc_mode_name(op->flags),
+		        cli_errname(rc), cio_strerror(rc), r->cfg.faults ?
+		        "; it does no I/O through the engine, so no injected fault can "
+		        "reach it" : " though no fault was injected");
+		return;
+	}
+	if (rc == 0 && grows && calm && before >= 0 &&
+	    (after < end || after < before)) {
+		viol_op(w, op, "G5", "returned 0, but the size afterwards is %lld: below %s "
+		        "(%lld), and no truncate of the file ran meanwhile (a growing "
+		        "fallocate never lowers the size)", (long long)after,
+		        after < end ? "its end" : "the size before it began",
+		        (long long)(after < end ? end : before));
+		return;
+	}
+	if (rc == 0 && grows)
+		do_size(w, file);   /* and the model's view of the size */
 }
 
 /*
@@ -1068,9 +1201,10 @@ static int do_batch(struct chk_worker *w)
 			chk_model_lock(m);
 			if (op->kind == OK_WRITE)
 				chk_write_end(m, op, EFF_NONE, 0, false, 0);
-			else if (op->kind == OK_TRUNC)
+			else if (op->kind == OK_TRUNC) {
 				chk_trunc_end(m, op, EFF_NONE, 0);
-			else if (op->kind == OK_READ)
+				atomic_fetch_add(&r->trunc_ended[op->file], 1);
+			} else if (op->kind == OK_READ)
 				chk_read_end(m, op);
 			else
 				chk_other_end(m, op);
@@ -1189,7 +1323,7 @@ static void park(struct chk_worker *w)
 /* The operation mix, per thousand; --without zeroes classes. */
 enum {
 	W_CWRITE, W_DWRITE, W_PWRITE, W_CREAD, W_DREAD, W_PREAD, W_BATCH, W_TRUNC,
-	W_FSYNC, W_FDSYNC, W_INVAL, W_SIZE, W_BAD, W_N
+	W_FSYNC, W_FDSYNC, W_INVAL, W_SIZE, W_BAD, W_FALLOC, W_N
 };
 static const struct { uint16_t weight; unsigned cls; } mix[W_N] = {
 	[W_CWRITE] = { 175, CHK_NO_CACHED | CHK_NO_WRITE },
@@ -1205,7 +1339,16 @@ static const struct { uint16_t weight; unsigned cls; } mix[W_N] = {
 	[W_INVAL]  = {  35, CHK_NO_INVAL },
 	[W_SIZE]   = {  30, 0 },
 	[W_BAD]    = {  10, 0 },
+	[W_FALLOC] = {  12, CHK_NO_RESERVE | CHK_NO_PUNCH | CHK_NO_ZERO },
 };
+
+/* Is entry @i of the mix left out? (fallocate: once all its modes are) */
+static bool mix_out(int i, unsigned no)
+{
+	if (i == W_FALLOC)
+		return (mix[i].cls & no) == mix[i].cls;
+	return (mix[i].cls & no) != 0;
+}
 
 /* One operation (or batch); returns how many operations it was. */
 static int one_op(struct chk_worker *w)
@@ -1216,11 +1359,11 @@ static int one_op(struct chk_worker *w)
 	int i;
 
 	for (i = 0; i < W_N; i++)
-		if (!(mix[i].cls & no))
+		if (!mix_out(i, no))
 			total += mix[i].weight;
 	k = rnd(w, total);
 	for (i = 0; i < W_N; i++) {
-		if (mix[i].cls & no)
+		if (mix_out(i, no))
 			continue;
 		if (k < mix[i].weight)
 			break;
@@ -1239,6 +1382,7 @@ static int one_op(struct chk_worker *w)
 	case W_FDSYNC: do_fsync(w, file, true); return 1;
 	case W_INVAL:  do_invalidate(w, file); return 1;
 	case W_SIZE:   do_size(w, file); return 1;
+	case W_FALLOC: do_falloc(w, file); return 1;
 	default:       do_bad(w, file); return 1;
 	}
 }

@@ -263,6 +263,7 @@ static void faults_stop(struct chk_run *r)
 /* ---- epoch checks: the disk equals the model ------------------------------------- */
 
 static uint8_t *g_img[3];   /* kernel, cached, direct images (main thread) */
+static uint64_t g_ksz;      /* the kernel image's size after a verify      */
 
 /*
  * Read the backing file with the kernel, bypassing coherio. O_DIRECT, so
@@ -338,7 +339,10 @@ static void report_image(struct chk_run *r, struct chk_viol *v, const char *whic
 	chk_violation(r, v);
 }
 
-static void verify_file(struct chk_run *r, int f, cio_file *h)
+/* Verify file @f (through handle @h, or with the kernel alone); 0 when it
+ * equals the model, -1 after a violation. The kernel's image stays in
+ * g_img[0] (chk_kernel_image()). */
+static int verify_file(struct chk_run *r, int f, cio_file *h)
 {
 	struct chk_model *m = r->model[f];
 	uint64_t cap = r->cfg.file_size + 8192;
@@ -349,8 +353,10 @@ static void verify_file(struct chk_run *r, int f, cio_file *h)
 	int64_t d;
 	int krc;
 
+	int ok = -1;
+
 	if (!v)
-		return;
+		return -1;
 	checker_op(&op, OK_READ, h ? VIA_CACHED : VIA_SYNC, f);
 	op.len = r->cfg.file_size;
 	chk_model_lock(m);
@@ -419,8 +425,21 @@ static void verify_file(struct chk_run *r, int f, cio_file *h)
 		goto out;
 	}
 	r->cells_imaged += ksz / CHK_CELL;
+	g_ksz = ksz;
+	ok = 0;
 out:
 	free(v);
+	return ok;
+}
+
+int chk_verify_file(struct chk_run *r, int f, cio_file *h, const uint8_t **img,
+                    uint64_t *size)
+{
+	int rc = verify_file(r, f, h);
+
+	*img = g_img[0];
+	*size = g_ksz;
+	return rc;
 }
 
 static void fsync_handle(struct chk_run *r, struct chk_worker *w, int f)
@@ -464,8 +483,9 @@ static void epoch_check(struct chk_run *r, bool final)
 	for (int f = 0; f < r->cfg.files && !atomic_load(&r->stop); f++) {
 		for (int i = 0; i < r->nw && !atomic_load(&r->stop); i++)
 			fsync_handle(r, &r->w[i], f);
-		if (!atomic_load(&r->stop))
-			verify_file(r, f, r->w[0].h[f]);
+		if (!atomic_load(&r->stop) && verify_file(r, f, r->w[0].h[f]) == 0 &&
+		    !final)
+			chk_shift_file(r, f, g_img[0], g_ksz); /* collapse or insert */
 		chk_model_lock(r->model[f]);
 		chk_model_prune_all(r->model[f]);
 		chk_model_unlock(r->model[f]);
@@ -618,6 +638,31 @@ static void row(FILE *fp, struct chk_run *r, const char *name, int via)
 	        (unsigned long long)err, (double)bytes / 1048576.0);
 }
 
+/* The table's fallocate line: calls that returned 0 per mode. */
+static void print_falloc(struct chk_run *r, FILE *fp)
+{
+	unsigned unsup = atomic_load(&r->falloc_unsup);
+	uint64_t n[FA_N];
+
+	for (int i = 0; i < FA_N; i++)
+		n[i] = atomic_load(&r->falloc_n[i]);
+	fprintf(fp, "  fallocate: reserve %llu (+%llu keep-size), punch %llu, zero-range "
+	        "%llu (+%llu keep-size); at epoch checks: collapse %llu, insert %llu\n",
+	        (unsigned long long)n[FA_RESERVE], (unsigned long long)n[FA_RESERVE_KEEP],
+	        (unsigned long long)n[FA_PUNCH], (unsigned long long)n[FA_ZERO],
+	        (unsigned long long)n[FA_ZERO_KEEP], (unsigned long long)n[FA_COLLAPSE],
+	        (unsigned long long)n[FA_INSERT]);
+	if (atomic_load(&r->falloc_nospc))
+		fprintf(fp, "  fallocate -ENOSPC/-EDQUOT (the file system was full): %llu\n",
+		        (unsigned long long)atomic_load(&r->falloc_nospc));
+	if (unsup)
+		fprintf(fp, "  not checked: the file system refused (-EOPNOTSUPP)%s%s%s%s; "
+		        "those modes were left out after the first refusal\n",
+		        unsup & CHK_NO_RESERVE ? " reserve" : "",
+		        unsup & CHK_NO_PUNCH ? " punch" : "", unsup & CHK_NO_ZERO ? " zero" : "",
+		        unsup & CHK_NO_SHIFT ? " collapse/insert" : "");
+}
+
 void chk_print_table(struct chk_run *r, double secs, FILE *fp)
 {
 	uint64_t n = total_ops(r), cells = 0;
@@ -650,6 +695,7 @@ void chk_print_table(struct chk_run *r, double secs, FILE *fp)
 	        (unsigned long long)sum_kind(r, VIA_SYNC, OK_SIZE),
 	        (unsigned long long)sum_kind(r, VIA_SYNC, OK_BAD),
 	        (unsigned long long)sum_kind(r, VIA_ASYNC, OK_CANCEL));
+	print_falloc(r, fp);
 	if (r->cfg.faults)
 		fprintf(fp, "  faults injected: %lld; fsyncs that had to report a "
 		        "write-back error: %llu (all did; %llu one fsync late), fsyncs "
@@ -748,6 +794,7 @@ int chk_setup(struct chk_run *r)
 			r->cfg.file_size = r->lbs;
 	}
 	r->ncells = r->cfg.file_size / CHK_CELL;
+	r->shift_rng = chk_mix(r->cfg.seed ^ 0x5368696674ull) | 1;
 	r->nw = r->cfg.threads;
 	r->w = calloc((size_t)r->nw, sizeof(*r->w));
 	if (!r->w)
@@ -953,10 +1000,11 @@ static const char check_usage[] =
 "usage: coherio check [OPTIONS]\n"
 "\n"
 "A model-based stress of every path: random cached, direct, async and pinned\n"
-"reads and writes, truncates, fsyncs, invalidations and cancellations from\n"
-"several threads over several files, judged against a model of what every\n"
-"64-byte block may hold. Stops at the first violation, prints the history\n"
-"of the offending block and exits 1; exits 0 if nothing was violated.\n"
+"reads and writes, truncates, fallocates, fsyncs, invalidations and\n"
+"cancellations from several threads over several files, judged against a\n"
+"model of what every 64-byte block may hold. Stops at the first violation,\n"
+"prints the history of the offending block and exits 1; exits 0 if nothing\n"
+"was violated.\n"
 "See docs/check.md.\n"
 "\n"
 "  --duration T     run for T (seconds; or 30s, 5m, 1h). Default 20 s.\n"
@@ -978,7 +1026,8 @@ static const char check_usage[] =
 "                   random moment, check the files on disk\n"
 "  --without LIST   leave classes of operations out, to narrow a failure\n"
 "                   down: cached, direct, async, pin, truncate, fsync,\n"
-"                   invalidate, cancel, write (comma-separated)\n"
+"                   invalidate, cancel, write, fallocate (all of: reserve,\n"
+"                   punch, zero, shift = collapse/insert) (comma-separated)\n"
 "  --epoch N        operations per thread between full disk checks (2000)\n"
 "  --hang S         an operation running S seconds is a hang (default 120)\n"
 "  --dir DIR        where the scratch directory goes (default: the current\n"
@@ -1112,7 +1161,9 @@ static int parse_args(int argc, char **argv, struct chk_cfg *c, int *tour)
 				{ "async", CHK_NO_ASYNC }, { "pin", CHK_NO_PIN },
 				{ "truncate", CHK_NO_TRUNCATE }, { "fsync", CHK_NO_FSYNC },
 				{ "invalidate", CHK_NO_INVAL }, { "cancel", CHK_NO_CANCEL },
-				{ "write", CHK_NO_WRITE },
+				{ "write", CHK_NO_WRITE }, { "fallocate", CHK_NO_FALLOC },
+				{ "reserve", CHK_NO_RESERVE }, { "punch", CHK_NO_PUNCH },
+				{ "zero", CHK_NO_ZERO }, { "shift", CHK_NO_SHIFT },
 			};
 			char list[256], *save = NULL, *tok;
 
@@ -1129,7 +1180,7 @@ static int parse_args(int argc, char **argv, struct chk_cfg *c, int *tour)
 				if (k == sizeof(cls) / sizeof(cls[0]))
 					return bad("--without: unknown class '%s' (cached, direct, "
 					           "async, pin, truncate, fsync, invalidate, cancel, "
-					           "write)", tok);
+					           "write, fallocate, reserve, punch, zero, shift)", tok);
 				c->without |= cls[k].bit;
 			}
 			if ((c->without & (CHK_NO_CACHED | CHK_NO_DIRECT)) ==
@@ -1269,6 +1320,8 @@ out:
 		free(g_img[i]);
 		g_img[i] = NULL;
 	}
+	free(r->shift_img);
+	free(r->shift_buf);
 	for (int f = 0; f < CHK_MAX_FILES; f++)
 		chk_model_free(r->model[f]);
 	chk_log_free(r->log);
