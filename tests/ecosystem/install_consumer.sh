@@ -5,7 +5,8 @@
 #      configure-time one): coherio.pc must name WORK/opt; the consumer is
 #      built with pkg-config (shared, with an RPATH, and static with
 #      `pkg-config --static`) and with find_package (coherio::coherio and
-#      coherio::coherio_static), and each is run;
+#      coherio::coherio_static), and each is run; `man -M` opens the
+#      installed cio_read(3), cio_unpin(3), coherio(1) and coherio(7);
 #   2. `DESTDIR=WORK/root cmake --install BUILD_DIR` (the default prefix,
 #      staged): coherio.pc must name the configure-time prefix and the
 #      consumer builds with PKG_CONFIG_SYSROOT_DIR and runs;
@@ -55,6 +56,16 @@ static_libs=$(pkg-config --static --libs coherio)
 case $static_libs in *-luring*) ;; *) fail "pkg-config --static --libs lacks liburing: $static_libs";; esac
 case $static_libs in *-pthread*) ;; *) fail "pkg-config --static --libs lacks -pthread: $static_libs";; esac
 [ -e "$(pkg-config --variable=preloadlib coherio)" ] || echo "note: no preload library installed (no preload/ in this build)"
+
+if command -v man >/dev/null 2>&1; then
+	for q in "3 cio_read" "3 cio_unpin" "1 coherio" "7 coherio"; do
+		# shellcheck disable=SC2086
+		MANWIDTH=80 man -M "$prefix/share/man" -P cat $q 2>/dev/null | grep -q "^SEE ALSO" ||
+			fail "man -M $prefix/share/man $q does not show the installed page"
+	done
+else
+	echo "note: no man command: the installed man pages were not opened"
+fi
 
 step "1a. pkg-config: make -f examples/consumer/Makefile"
 mkdir -p "$work/pc" && cd "$work/pc"
