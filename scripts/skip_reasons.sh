@@ -29,6 +29,7 @@ inout && /^<end of output>$/ {
 		if (!(r in cnt)) order[++nr] = r
 		cnt[r]++
 		tests[r] = tests[r] (cnt[r] > 1 ? ", " : "") name
+		seen[name] = 1
 	}
 	next
 }
@@ -39,4 +40,7 @@ END {
 		if (length(t) > 160) t = substr(t, 1, 157) "..."
 		printf "  skipped (%d): %s: %s\n", cnt[r], t, r
 	}
+	for (i = 1; i <= n; i++)
+		if (list[i] != "" && !(list[i] in seen)) miss = miss (miss != "" ? ", " : "") list[i]
+	if (miss != "") printf "  skipped: %s: (no output in %s)\n", miss, FILENAME
 }' "$log"

@@ -45,11 +45,12 @@ for p in "$man/man1/coherio.1" "$man/man7/coherio.7"; do
 	[ -f "$p" ] || problem "missing $p"
 done
 if command -v groff >/dev/null 2>&1; then
-	for p in "$man"/man1/*.1 "$man"/man3/*.3 "$man"/man7/*.7; do
-		head -n1 "$p" | grep -q '^\.so' && continue
-		w=$(LC_ALL=C groff -t -man -ww -z "$p" 2>&1)
-		[ -z "$w" ] || problem "$p: groff warns: $w"
-	done
+	# one groff run over all pages (warnings name the file and line)
+	pages=$(for p in "$man"/man1/*.1 "$man"/man3/*.3 "$man"/man7/*.7; do
+		head -n1 "$p" | grep -q '^\.so' || echo "$p"; done)
+	# shellcheck disable=SC2086
+	w=$(LC_ALL=C groff -t -man -ww -z $pages 2>&1)
+	[ -z "$w" ] || problem "groff warns: $w"
 else
 	echo "note: groff not installed: the pages' formatting was not checked"
 fi
