@@ -261,6 +261,43 @@ CIO_API int cio_fdatasync(cio_file *f);
  */
 CIO_API int cio_truncate(cio_file *f, int64_t size, unsigned flags);
 
+/* cio_fallocate() flag outside Linux's FALLOC_FL_* bits (those come from
+ * <fcntl.h> with _GNU_SOURCE, or <linux/falloc.h>). */
+#define CIO_FALLOC_POSIX (1u << 30) /* posix_fallocate(3): where the file
+                                     * system cannot reserve blocks, the
+                                     * size still grows (glibc's emulation) */
+
+/**
+ * cio_fallocate() - fallocate(2) through the cache, with Linux's rules.
+ * @mode is 0 or FALLOC_FL_KEEP_SIZE (reserve blocks for [@off, @off + @len);
+ * without KEEP_SIZE the size grows to @off + @len if it is smaller),
+ * FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE (the range reads as zeros and its
+ * blocks are freed), FALLOC_FL_ZERO_RANGE (the range reads as zeros; the size
+ * grows unless FALLOC_FL_KEEP_SIZE), FALLOC_FL_COLLAPSE_RANGE (the range is
+ * removed and the data after it moves down; the size shrinks by @len) or
+ * FALLOC_FL_INSERT_RANGE (a hole of @len bytes is inserted at @off; the size
+ * grows by @len); CIO_FALLOC_POSIX may be or-ed into mode 0.
+ * Every mode first waits for the async writes accepted before it (as Linux
+ * waits for direct I/O in flight) and is ordered against direct writes,
+ * truncates and other size changes: the size never moves backwards because
+ * of a growing fallocate, whatever raced it (an extending direct write that
+ * completes first keeps its larger size). Cached pages of a punched or zeroed
+ * range are zeroed in place (a dirty page keeps its other bytes, G3); for
+ * collapse and insert every cached page from @off's page on is written back
+ * and dropped first, and the device file is then shifted by the kernel.
+ * Collapse and insert need @off and @len aligned to the file system's block
+ * size, and, as Linux, @off + @len < size (collapse) or @off < size (insert).
+ * Block devices take PUNCH_HOLE and ZERO_RANGE with KEEP_SIZE only.
+ * Return: 0; -EINVAL (negative @off, @len <= 0, a mode Linux refuses, collapse
+ * or insert outside the file), -EFBIG (past CIO_MAX_FILE_SIZE), -EBADF
+ * (read-only handle), -EOPNOTSUPP (PUNCH_HOLE without KEEP_SIZE, a mode the
+ * file system or device lacks), -ENOSPC and other errors of the file system,
+ * or a write-back error of a page collapse/insert had to write (nothing
+ * moved then). On an error nothing has moved and no data is lost.
+ * Context: may block; waits for pins on pages of the range.
+ */
+CIO_API int cio_fallocate(cio_file *f, int mode, int64_t off, int64_t len);
+
 /** cio_size() - coherio's view of the file's size: it includes cached writes
  * not yet written back and excludes direct writes still in flight.
  * Return: the size, or -EBADF. */

@@ -797,11 +797,9 @@ PL_EXPORT int truncate64(const char *path, off_t len)
 }
 
 /*
- * fallocate on a served file. The kernel file never gets a size from here
- * (write-back trims it to coherio's size): blocks are reserved with
- * FALLOC_FL_KEEP_SIZE and the size grows through cio_truncate(). Punching
- * or zeroing first writes back and drops the cached pages of the range, so
- * no write-back lands over the hole afterwards. Return 0 or -errno.
+ * fallocate on a served file: cio_fallocate() (Linux's rules, ordered
+ * against direct writes in flight and every other size change; the size
+ * never moves backwards because of it). Return 0 or -errno.
  */
 static int ofd_fallocate(struct pl_ofd *o, int fd, int mode, off_t off, off_t len, bool posix)
 {
@@ -809,34 +807,7 @@ static int ofd_fallocate(struct pl_ofd *o, int fd, int mode, off_t off, off_t le
 	cio_file *f = pl_ofd_file(o, fd, &err);
 	if (!f)
 		return err;
-	if (off < 0 || len <= 0)
-		return -EINVAL;
-	if ((atomic_load(&o->o_flags) & O_ACCMODE) == O_RDONLY)
-		return -EBADF;
-	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-		return -EOPNOTSUPP; /* collapse/insert would move data under the cache */
-	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
-		return -EOPNOTSUPP;
-	int64_t end;
-	if (__builtin_add_overflow(off, len, &end) || end > CIO_MAX_FILE_SIZE)
-		return -EFBIG;
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-		int r = cio_invalidate(f, off, len, CIO_INVAL_WAIT, NULL);
-		if (r < 0)
-			return r;
-	}
-	if (o->o_blockdev)
-		return pl_real.fallocate(fd, mode, off, len) < 0 ? -errno : 0;
-	if (pl_real.fallocate(fd, mode | FALLOC_FL_KEEP_SIZE, off, len) < 0) {
-		int e = errno;
-		/* posix_fallocate: glibc writes zeros where the file system has no
-		 * fallocate; growing the size gives the same reads here */
-		if (!(posix && e == EOPNOTSUPP))
-			return -e;
-	}
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && cio_size(f) < end)
-		return cio_truncate(f, end, 0);
-	return 0;
+	return cio_fallocate(f, posix ? (int)CIO_FALLOC_POSIX : mode, off, len);
 }
 
 static int do_fallocate(int fd, int mode, off_t off, off_t len)

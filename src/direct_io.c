@@ -90,7 +90,8 @@ static int flush_range(struct cio_inode *ino, uint64_t first, uint64_t last)
 	return r;
 }
 
-/* Step 5 for one page: copy the bytes of [off, off+len) that fall in @pg. */
+/* Step 5 for one page: copy the bytes of [off, off+len) that fall in @pg
+ * (zeros when @iov is NULL: fallocate's punch and zero, fallocate.c). */
 static void update_one(struct cio_inode *ino, struct cio_page *pg, const struct iovec *iov,
                        int n, uint64_t off, size_t len)
 {
@@ -100,7 +101,10 @@ static void update_one(struct cio_inode *ino, struct cio_page *pg, const struct 
 		uint64_t pstart = pg->pg_index << c->c_page_shift;
 		uint64_t a = CIO_MAX(pstart, off);
 		uint64_t b = CIO_MIN(pstart + c->c_page_size, off + len);
-		cio_iov_copy_in(iov, n, a - off, cio_page_data(c, pg) + (a - pstart), b - a);
+		if (iov)
+			cio_iov_copy_in(iov, n, a - off, cio_page_data(c, pg) + (a - pstart), b - a);
+		else
+			memset(cio_page_data(c, pg) + (a - pstart), 0, b - a);
 		atomic_fetch_add_explicit(&c->st_coherence, 1, memory_order_relaxed);
 	}
 	cio_unlatch(ino, pg, LATCH_EXCLUSIVE);
@@ -109,8 +113,8 @@ static void update_one(struct cio_inode *ino, struct cio_page *pg, const struct 
 /* Step 5: copy bytes [off, off+len) of the caller's buffers into every
  * cached page of the range. Cannot fail: without memory for the page list
  * it goes index by index. */
-static void update_cached_copies(struct cio_inode *ino, const struct iovec *iov, int n,
-                                 uint64_t off, size_t len)
+void cio_dio_update_cached(struct cio_inode *ino, const struct iovec *iov, int n,
+                           uint64_t off, size_t len)
 {
 	struct cio_cache *c = ino->i_cache;
 	struct cio_page **v = NULL;
@@ -136,7 +140,7 @@ static void update_cached_copies(struct cio_inode *ino, const struct iovec *iov,
 }
 
 /* Step 2: wait for pins and earlier write-backs on the range's pages. */
-static int wait_for_pins(struct cio_inode *ino, uint64_t off, size_t len, bool nowait)
+int cio_dio_wait_pins(struct cio_inode *ino, uint64_t off, size_t len, bool nowait)
 {
 	struct cio_cache *c = ino->i_cache;
 	struct cio_page **v;
@@ -298,7 +302,7 @@ static bool stage_pins(struct cio_aop *a, bool can_block)
 {
 	struct cio_inode *ino = a->file->h_inode;
 	bool nowait_flag = (a->op.flags & CIO_RW_NOWAIT) != 0;
-	int r = wait_for_pins(ino, (uint64_t)a->op.off, a->want, nowait_flag || !can_block);
+	int r = cio_dio_wait_pins(ino, (uint64_t)a->op.off, a->want, nowait_flag || !can_block);
 	if (r == -EAGAIN && !nowait_flag) {
 		must_defer(a, false);
 		return false;
@@ -381,7 +385,7 @@ static bool stage_complete(struct cio_aop *a, bool can_block)
 		if (!a->coherent) {
 			if (atomic_load(&ino->i_npages) && must_defer(a, can_block))
 				return false;
-			update_cached_copies(ino, a->iov, a->iovcnt, (uint64_t)a->op.off, a->done);
+			cio_dio_update_cached(ino, a->iov, a->iovcnt, (uint64_t)a->op.off, a->done);
 			a->coherent = true;
 		}
 		cio_size_extend(ino, a->op.off + (int64_t)a->done);

@@ -388,6 +388,11 @@ void    cio_async_writes_put(struct cio_inode *ino);
 int     cio_rw_check(cio_file *f, const struct iovec *iov, int n, int64_t off,
                      unsigned flags, bool write, size_t *len);
 int     cio_truncate_check(cio_file *f, int64_t size, unsigned flags);
+int     cio_size_change(struct cio_inode *ino, int64_t size, bool nowait, bool grow_only);
+void    cio_fence_set(struct cio_inode *ino, uint64_t page);
+int     cio_dio_wait_pins(struct cio_inode *ino, uint64_t off, size_t len, bool nowait);
+void    cio_dio_update_cached(struct cio_inode *ino, const struct iovec *iov, int n,
+                              uint64_t off, size_t len);
 int     cio_write_enter(struct cio_inode *ino, uint64_t last_page, bool nowait);
 void    cio_wait_tail_writeback(struct cio_inode *ino, uint64_t first);
 void    cio_kernel_cache_drop(int fd, uint64_t from);

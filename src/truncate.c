@@ -179,7 +179,7 @@ static int truncate_down(struct cio_inode *ino, uint64_t size, bool nowait)
  * A thread that holds a pin the truncate waits for and then writes past
  * the cut would wait for itself: documented at cio_truncate() in coherio.h.
  */
-static void fence_set(struct cio_inode *ino, uint64_t page)
+void cio_fence_set(struct cio_inode *ino, uint64_t page)
 {
 	pthread_mutex_lock(&ino->i_lock);
 	atomic_store(&ino->i_trunc_page, page);
@@ -257,9 +257,20 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 	int r = cio_truncate_check(f, size, flags);
 	if (r < 0)
 		return r;
-	struct cio_inode *ino = f->h_inode;
+	return cio_size_change(f->h_inode, size, (flags & CIO_TRUNC_NOWAIT) != 0, false);
+}
+
+/*
+ * cio_size_change() - set the size to @size (truncate), or with @grow_only
+ * raise it to @size if it is smaller and leave it alone otherwise (a growing
+ * fallocate: the decision is taken under the range and the fence, so a size
+ * that an extending write raised meanwhile is never lowered, G5).
+ * Context: may block; the caller holds no latch and no range.
+ */
+int cio_size_change(struct cio_inode *ino, int64_t size, bool nowait, bool grow_only)
+{
+	int r = 0;
 	struct cio_range range;
-	bool nowait = (flags & CIO_TRUNC_NOWAIT) != 0;
 	cio_async_writes_wait(ino);                                  /* G8 */
 	/* Step 1, from the page of the lower of the two ends: ftruncate
 	 * zeroes the rest of the file system block the old or new end falls
@@ -279,11 +290,13 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 		cio_range_unlock(ino, &range); /* another truncate cut below it */
 	}
 	int64_t old = atomic_load(&ino->i_size);
-	fence_set(ino, (uint64_t)CIO_MIN(old, size) >> ino->i_cache->c_page_shift);
+	cio_fence_set(ino, (uint64_t)CIO_MIN(old, size) >> ino->i_cache->c_page_shift);
 	/* No writer is inside now and none can extend past min(old, size):
 	 * the loop only guards the decision, taken on the size under i_lock. */
 	for (;;) {
 		old = atomic_load(&ino->i_size);
+		if (size <= old && grow_only)
+			break;
 		if (size < old) {
 			r = truncate_down(ino, (uint64_t)size, nowait);
 			break;
@@ -307,7 +320,7 @@ int cio_truncate(cio_file *f, int64_t size, unsigned flags)
 		if (grown)
 			break;
 	}
-	fence_set(ino, UINT64_MAX);
+	cio_fence_set(ino, UINT64_MAX);
 	cio_range_unlock(ino, &range);
 	return r;
 }

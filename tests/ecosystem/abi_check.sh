@@ -68,8 +68,7 @@ comm -13 "$tmp/s_base" "$tmp/s_now" >"$tmp/added"
 while read -r sym ver; do
 	if grep -qx "$ver" "$tmp/v_base"; then
 		echo "FAIL: $sym was added to version node $ver, which the baseline already has;" \
-		     "a released node is frozen: put it in a new node (docs/abi.md). Before the first" \
-		     "release, regenerate the baseline instead: scripts/abi-baseline.sh"
+		     "a released node is frozen: put it in the node of the coming release (docs/abi.md)"
 		bad=1
 	else
 		echo "abi: $sym added in the new node $ver (compatible)"
