@@ -126,23 +126,29 @@ run_config() {
 		tsan_probe "${tcc:-cc}"
 	fi
 
-	local ok=0 engine
+	local ok=0 engine first=1
 	for engine in $engines; do
-		run_ctest "$name" "$dir" "$log" "$engine" || ok=1
+		run_ctest "$name" "$dir" "$log" "$engine" "$first" || ok=1
+		first=0
 	done
 	return $ok
 }
 
-# One ctest run of build $2 with COHERIO_ENGINE=$4.
+# One ctest run of build $2 with COHERIO_ENGINE=$4. Tests labelled
+# engine_independent (install, man pages, ABI: tests/ecosystem/) run only in
+# the first engine's run ($5 = 1).
 run_ctest() {
-	local name=$1 dir=$2 log=$3 engine=$4
-	local -a prefix=()
+	local name=$1 dir=$2 log=$3 engine=$4 first=$5
+	local -a prefix=() select=()
 	[ "$name" = tsan ] && prefix=("${tsan_prefix[@]}")
-	echo "=== $name/$engine: ctest"
+	[ "$first" = 1 ] || select=(-LE engine_independent)
+	echo "=== $name/$engine: ctest${select:+ (without the engine_independent tests: they ran with the first engine)}"
 	local out rc
-	(cd "$dir" && COHERIO_ENGINE=$engine "${prefix[@]}" ctest --output-on-failure -j "$ctest_jobs") 2>&1 |
+	(cd "$dir" && COHERIO_ENGINE=$engine "${prefix[@]}" ctest --output-on-failure -j "$ctest_jobs" "${select[@]}") 2>&1 |
 		tee "$dir/ctest-$engine.out"
 	rc=${PIPESTATUS[0]}
+	# ctest prints "***Skipped" without the reason: show it
+	"$root/scripts/skip_reasons.sh" "$dir/ctest-$engine.out" "$dir" | tee -a "$dir/ctest-$engine.out"
 	out=$(cat "$dir/ctest-$engine.out")
 	cat "$dir/ctest-$engine.out" >>"$log"
 
