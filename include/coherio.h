@@ -344,7 +344,8 @@ struct cio_file_stats {
 	uint64_t writeback_errors;   /* failed write-backs of this file        */
 };
 
-/** cio_file_stats() - a snapshot of one file's state. Return: 0, -EBADF. */
+/** cio_file_stats() - a snapshot of one file's state. Return: 0, -EBADF,
+ * -EFAULT (@st is NULL). */
 CIO_API int cio_file_stats(cio_file *f, struct cio_file_stats *st);
 
 /* ------------------------------------------------------------------------ */
