@@ -20,8 +20,8 @@
 
 #include <pthread.h>
 
-#define ROUNDS 3000
-#define DURATION_MS 1500
+#define ROUNDS 1000
+#define DURATION_MS 700
 #define XPAGES 24
 
 static void part1(uint32_t ps)
