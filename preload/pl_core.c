@@ -365,7 +365,7 @@ static void boot_real(void)
 	R(fcntl); R(dup); R(dup2); R(dup3); R(close_range); R(closefrom);
 	R(mmap); R(ioctl); R(copy_file_range); R(sendfile); R(splice); R(sync);
 	R(syncfs); R(fopen); R(fdopen); R(execve); R(execvpe); R(fexecve);
-	R(posix_spawn); R(posix_spawnp); R(system); R(popen); R(fork);
+	R(posix_spawn); R(posix_spawnp); R(system); R(popen); R(fork); R(syscall);
 	R(_exit); R(_Exit);
 #undef R
 }
