@@ -132,6 +132,12 @@ PL_EXPORT long syscall(long nr, ...)
 		return pl_ret(io_getevents(PTR(0), a[1], a[2], PTR(3), PTR(4)));
 	case SYS_io_pgetevents: return aio_pgetevents(a);
 	case SYS_io_cancel: return pl_ret(io_cancel(PTR(0), PTR(1), PTR(2)));
+	case SYS_io_uring_setup:
+		if (pl_uring_refused()) {
+			errno = ENOSYS; /* pl_uring.c: never a ring behind the cache */
+			return -1;
+		}
+		return pl_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	default:
 		return pl_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	}

@@ -10,6 +10,7 @@
  *               fork/exec/exit hooks)
  *   pl_stdio.c  fopen/fdopen on served files (fopencookie streams)
  *   pl_aio.c    the libaio API (io_setup ... io_queue_run)
+ *   pl_uring.c  a program's own io_uring rings refused (seccomp filter)
  *   pl_syscall.c libc's syscall(): the file system call numbers routed to
  *               the calls above, every other number passed on
  *
@@ -336,6 +337,17 @@ void *pl_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 ssize_t pl_copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
                            unsigned flags);
 ssize_t pl_sendfile(int out, int in, off_t *off, size_t count);
+
+/* ---- pl_uring.c ------------------------------------------------------------ */
+
+/* The ring size coherio's own cache asks for: the seccomp filter lets
+ * io_uring_setup through for this count only (pl_uring.c). */
+#define PL_RING_ENTRIES 127u
+
+/* Start-up (before pl_booted): COHERIO_URING, the filter. */
+void pl_uring_boot(bool serving);
+/* Is a program's io_uring_setup refused (COHERIO_URING=refuse, serving)? */
+bool pl_uring_refused(void);
 
 /* ---- pl_aio.c / pl_stdio.c hooks ---------------------------------------- */
 

@@ -7,6 +7,11 @@
  * has not seen, a cached clean page the kernel changed under it, a size
  * only the cache knows).
  *
+ * And a program's own io_uring ring is refused while files are served
+ * (COHERIO_URING unset or "refuse": ENOSYS, both through syscall() and
+ * through liburing's inline system call), allowed with COHERIO_URING=allow
+ * and on the kernel; coherio's own ring (COHERIO_ENGINE=uring) stays.
+ *
  * Usage: syscall_calls DIR kernel|coherio|linked
  */
 #ifndef _GNU_SOURCE
@@ -15,7 +20,10 @@
 #include "tcommon.h"
 
 #include <limits.h>
+#include <liburing.h>
+#include <linux/io_uring.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 static const char *dir;
 static int coherio_mode;
@@ -179,6 +187,66 @@ static void test_size_calls(void)
 	close(fd);
 }
 
+/* Does this process hold an io_uring descriptor? */
+static int have_ring_fd(void)
+{
+	char p[64], l[256];
+	for (int i = 3; i < 1024; i++) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", i);
+		ssize_t n = readlink(p, l, sizeof(l) - 1);
+		if (n > 0) {
+			l[n] = '\0';
+			if (strstr(l, "io_uring"))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void test_uring(void)
+{
+	const char *v = getenv("COHERIO_URING");
+	int refuse = coherio_mode && !(v && !strcmp(v, "allow"));
+	const char *eng = getenv("COHERIO_ENGINE");
+	if (coherio_mode && eng && !strcmp(eng, "uring")) {
+		/* coherio's own ring: made by the served I/O above */
+		CHECK(have_ring_fd(), "coherio's cache kept its io_uring ring");
+	}
+	struct io_uring_params par;
+	memset(&par, 0, sizeof(par));
+	errno = 0;
+	long fd = syscall(SYS_io_uring_setup, 8, &par);
+	int e = errno;
+	if (!coherio_mode && fd < 0 && (e == ENOSYS || e == EPERM)) {
+		t_log("the kernel refuses io_uring here (%s): ring checks not done", strerror(e));
+		return;
+	}
+	if (refuse)
+		CHECK(fd == -1 && e == ENOSYS, "raw io_uring_setup refused: %ld (%s)", fd, strerror(e));
+	else
+		CHECK(fd >= 0, "raw io_uring_setup allowed: %s", strerror(e));
+	if (fd >= 0)
+		close((int)fd);
+	struct io_uring ring;
+	int r = io_uring_queue_init(8, &ring, 0);
+	if (refuse)
+		CHECK(r == -ENOSYS, "liburing io_uring_queue_init refused: %d", r);
+	else
+		CHECK(r == 0, "liburing io_uring_queue_init allowed: %d", r);
+	if (r == 0)
+		io_uring_queue_exit(&ring);
+	/* a child inherits the refusal (the filter survives fork and exec) */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct io_uring cr;
+		int cr_r = io_uring_queue_init(8, &cr, 0);
+		_exit(refuse ? cr_r != -ENOSYS : cr_r != 0);
+	}
+	int st = 0;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the forked child sees the same answer");
+}
+
 int main(int argc, char **argv)
 {
 	t_name = "syscall_calls";
@@ -194,5 +262,6 @@ int main(int argc, char **argv)
 	test_rw();
 	test_copy_file_range();
 	test_size_calls();
+	test_uring();
 	return t_finish();
 }
