@@ -48,6 +48,8 @@
 #endif
 #define PL_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | \
                       RWF_NOAPPEND | 0x40 /* RWF_ATOMIC */ | 0x80 /* RWF_DONTCACHE */)
+/* internal: a copy's transfer, cached even on an O_DIRECT description */
+#define PL_RWF_CACHED 0x40000000
 #define PL_SETFL_MASK (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
 /* ioctls that would reach the file's blocks behind the cache */
@@ -326,11 +328,13 @@ static ssize_t ofd_rw(struct pl_ofd *o, int fd, const struct iovec *iov, int iov
 		return -EBADF;
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
+	bool cached = rwf & PL_RWF_CACHED;
+	rwf &= ~PL_RWF_CACHED;
 	if (rwf & ~PL_RWF_KNOWN)
 		return -EOPNOTSUPP;
 	if (iovcnt == 0)
 		return 0;
-	unsigned cf = (fl & O_DIRECT) ? CIO_RW_DIRECT : 0;
+	unsigned cf = (fl & O_DIRECT) && !cached ? CIO_RW_DIRECT : 0;
 	if (write && ((fl & O_DSYNC) || (rwf & (RWF_DSYNC | RWF_SYNC)) ||
 	              atomic_load_explicit(&pl_exiting, memory_order_relaxed)))
 		cf |= CIO_RW_DSYNC;
@@ -1045,6 +1049,25 @@ PL_EXPORT int ioctl(int fd, unsigned long req, ...)
 	return pl_real.ioctl(fd, req, arg);
 }
 
+/* One transfer of a copy: a served side through the cache's cached path
+ * even when the description has O_DIRECT (copy_file_range and sendfile take
+ * any offset and length, and the cached and direct paths agree); @off NULL:
+ * at the file position. -1 and errno on error. */
+static ssize_t copy_io(int fd, char *buf, size_t len, const off_t *off, bool write)
+{
+	pl_boot();
+	struct pl_ofd *o = pl_fd_get(fd);
+	if (!o) {
+		if (write)
+			return off ? pl_real.pwrite(fd, buf, len, *off) : pl_real.write(fd, buf, len);
+		return off ? pl_real.pread(fd, buf, len, *off) : pl_real.read(fd, buf, len);
+	}
+	struct iovec iov = { buf, len };
+	ssize_t r = ofd_rw(o, fd, &iov, 1, off ? *off : 0, !off, write, PL_RWF_CACHED);
+	pl_ofd_put(o);
+	return pl_ret(r);
+}
+
 /* copy_file_range/sendfile with a served side: through a buffer and the
  * cache. @in_off/@out_off NULL: the file positions. */
 static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size_t len)
@@ -1057,7 +1080,7 @@ static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size
 		return pl_ret(-ENOMEM);
 	while (done < len) {
 		size_t want = len - done < chunk ? len - done : chunk;
-		ssize_t n = in_off ? pl_fd_pread(in, buf, want, *in_off) : pl_fd_read(in, buf, want);
+		ssize_t n = copy_io(in, buf, want, in_off, false);
 		if (n <= 0) {
 			if (n < 0 && done == 0) {
 				free(buf);
@@ -1067,8 +1090,8 @@ static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size
 		}
 		ssize_t w = 0;
 		while (w < n) {
-			ssize_t k = out_off ? pl_fd_pwrite(out, buf + w, (size_t)(n - w), *out_off + w)
-			                    : pl_fd_write(out, buf + w, (size_t)(n - w));
+			off_t at = out_off ? *out_off + w : 0;
+			ssize_t k = copy_io(out, buf + w, (size_t)(n - w), out_off ? &at : NULL, true);
 			if (k <= 0)
 				break;
 			w += k;

@@ -145,6 +145,25 @@ static void test_copy_file_range(void)
 	CHECK(syscall(SYS_sendfile, d2, dst, &so, 5000) == 5000 && so == 5000, "raw sendfile");
 	CHECK(pread(d2, got, 5000, 0) == 5000 && t_verify(got, 5000, 7, 0) < 0, "sendfile's data");
 	close(d2);
+	/* onto an O_DIRECT description (fsx -Z): the copy takes any buffer */
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/cfr-direct", dir);
+	unlink(p);
+	int dd = open(p, O_CREAT | O_RDWR | O_DIRECT, 0644);
+	if (dd < 0) {
+		t_log("%s refuses O_DIRECT (%s): the O_DIRECT copy is not checked", dir, strerror(errno));
+	} else {
+		in = 0;
+		out = 8192;
+		n = syscall(SYS_copy_file_range, src, &in, dd, &out, 8192, 0);
+		CHECK(n == 8192, "raw copy_file_range onto O_DIRECT = %zd (%s)", n, strerror(errno));
+		CHECK(fstat_size(dd) == 16384, "O_DIRECT copy size %lld", (long long)fstat_size(dd));
+		close(dd);
+		int rd = open(p, O_RDONLY);
+		CHECK(rd >= 0 && pread(rd, got, 8192, 8192) == 8192 && t_verify(got, 8192, 6, 0) < 0,
+		      "the data copied onto O_DIRECT");
+		close(rd);
+	}
 	close(src);
 	close(dst);
 }
