@@ -73,13 +73,10 @@ static long errno_ret(int e)
 #define SZ(i)   ((size_t)a[i])
 #define IOV(i)  ((const struct iovec *)a[i])
 
-PL_EXPORT long syscall(long nr, ...)
+PL_EXPORT PL_RAW_ARGS long syscall(long nr, ...)
 {
 	long a[6];
-	va_list ap;
-	va_start(ap, nr);
-	pl_syscall_args(a, ap);
-	va_end(ap);
+	PL_SYSCALL_ARGS(a, nr);
 	pl_boot();
 	switch (nr) {
 	case SYS_read:     return pl_fd_read(FD(0), PTR(1), SZ(2));

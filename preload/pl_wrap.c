@@ -206,13 +206,10 @@ int __wrap_dup(int fd)
 	return pl_real.dup(fd);
 }
 
-long __wrap_syscall(long nr, ...)
+PL_RAW_ARGS long __wrap_syscall(long nr, ...)
 {
 	long a[6];
-	va_list ap;
-	va_start(ap, nr);
-	pl_syscall_args(a, ap);
-	va_end(ap);
+	PL_SYSCALL_ARGS(a, nr);
 	pl_boot();
 	return pl_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

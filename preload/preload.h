@@ -370,13 +370,20 @@ static inline long pl_ret(long r)
 	return r;
 }
 
-/* syscall()'s arguments after the number: always six longs (what the
- * kernel takes; the unused ones are whatever the registers hold). */
-static inline void pl_syscall_args(long a[6], va_list ap)
-{
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-}
+/* syscall()'s arguments after the number: always six longs, as the kernel
+ * takes them and glibc's syscall() loads them. A caller that passed fewer
+ * leaves the rest to be read from its registers and its own stack frame
+ * (the sixth), which is mapped, and unused: the functions that do this are
+ * marked PL_RAW_ARGS so that ASan does not report that read. */
+#define PL_RAW_ARGS __attribute__((no_sanitize("address")))
+#define PL_SYSCALL_ARGS(a, last)                                        \
+	do {                                                            \
+		va_list ap_;                                            \
+		va_start(ap_, last);                                    \
+		for (int i_ = 0; i_ < 6; i_++)                          \
+			(a)[i_] = va_arg(ap_, long);                    \
+		va_end(ap_);                                            \
+	} while (0)
 
 /* Names glibc exports that its headers do not declare (fortified and old
  * stat entry points). */
