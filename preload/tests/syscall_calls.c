@@ -228,8 +228,16 @@ static void test_uring(void)
 	int refuse = coherio_mode && !(v && !strcmp(v, "allow"));
 	const char *eng = getenv("COHERIO_ENGINE");
 	if (coherio_mode && eng && !strcmp(eng, "uring")) {
-		/* coherio's own ring: made by the served I/O above */
-		CHECK(have_ring_fd(), "coherio's cache kept its io_uring ring");
+		/* coherio's own ring, made by the served I/O above. Does the
+		 * kernel give rings at all? Ask with coherio's own entry count,
+		 * which the filter lets by (the documented gap, pl_uring.c). */
+		struct io_uring probe;
+		if (io_uring_queue_init(127, &probe, 0) == 0) {
+			io_uring_queue_exit(&probe);
+			CHECK(have_ring_fd(), "coherio's cache kept its io_uring ring");
+		} else {
+			t_log("the kernel refuses io_uring here: coherio's own ring not checked");
+		}
 	}
 	struct io_uring_params par;
 	memset(&par, 0, sizeof(par));
