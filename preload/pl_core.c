@@ -365,7 +365,7 @@ static void boot_real(void)
 	R(fcntl); R(dup); R(dup2); R(dup3); R(close_range); R(closefrom);
 	R(mmap); R(ioctl); R(copy_file_range); R(sendfile); R(splice); R(sync);
 	R(syncfs); R(fopen); R(fdopen); R(execve); R(execvpe); R(fexecve);
-	R(posix_spawn); R(posix_spawnp); R(system); R(popen); R(fork);
+	R(posix_spawn); R(posix_spawnp); R(system); R(popen); R(fork); R(syscall);
 	R(_exit); R(_Exit);
 #undef R
 }
@@ -374,6 +374,7 @@ static void boot_real(void)
 static void boot_config(void)
 {
 	config();
+	pl_uring_boot(g_nprefix > 0);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store_explicit(&pl_booted, 1, memory_order_release);
 }
@@ -885,6 +886,7 @@ static cio_cache *cache_locked(int *err)
 	struct cio_cache_opts o;
 	memset(&o, 0, sizeof(o));
 	o.memory_bytes = g_cache_bytes;
+	o.queue_depth = PL_RING_ENTRIES; /* the ring the seccomp filter lets by */
 	const char *faults = getenv("COHERIO_FAULT");
 	o.fault_inject = faults && *faults;
 	int r = cio_cache_create(&c, &o);

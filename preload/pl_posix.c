@@ -48,6 +48,8 @@
 #endif
 #define PL_RWF_KNOWN (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | \
                       RWF_NOAPPEND | 0x40 /* RWF_ATOMIC */ | 0x80 /* RWF_DONTCACHE */)
+/* internal: a copy's transfer, cached even on an O_DIRECT description */
+#define PL_RWF_CACHED 0x40000000
 #define PL_SETFL_MASK (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
 /* ioctls that would reach the file's blocks behind the cache */
@@ -65,7 +67,7 @@ static inline mode_t open_mode(int flags, va_list ap)
 
 /* ---- opening and closing ------------------------------------------------------ */
 
-static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
+int pl_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	char abs[PATH_MAX];
 	pl_boot();
@@ -83,7 +85,7 @@ PL_EXPORT int open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	return do_openat(AT_FDCWD, path, flags, mode);
+	return pl_openat(AT_FDCWD, path, flags, mode);
 }
 
 PL_EXPORT int open64(const char *path, int flags, ...)
@@ -92,7 +94,7 @@ PL_EXPORT int open64(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	return do_openat(AT_FDCWD, path, flags, mode);
+	return pl_openat(AT_FDCWD, path, flags, mode);
 }
 
 PL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -101,7 +103,7 @@ PL_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	return do_openat(dirfd, path, flags, mode);
+	return pl_openat(dirfd, path, flags, mode);
 }
 
 PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -110,41 +112,39 @@ PL_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	return do_openat(dirfd, path, flags, mode);
+	return pl_openat(dirfd, path, flags, mode);
 }
 
 PL_EXPORT int creat(const char *path, mode_t mode)
 {
-	return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+	return pl_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 PL_EXPORT int creat64(const char *path, mode_t mode)
 {
-	return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+	return pl_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 /* _FORTIFY_SOURCE builds call these for two-argument opens. */
 PL_EXPORT int __open_2(const char *path, int flags)
 {
-	return do_openat(AT_FDCWD, path, flags, 0);
+	return pl_openat(AT_FDCWD, path, flags, 0);
 }
 
 PL_EXPORT int __open64_2(const char *path, int flags)
 {
-	return do_openat(AT_FDCWD, path, flags, 0);
+	return pl_openat(AT_FDCWD, path, flags, 0);
 }
 
 PL_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-	return do_openat(dirfd, path, flags, 0);
+	return pl_openat(dirfd, path, flags, 0);
 }
 
 PL_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
-	return do_openat(dirfd, path, flags, 0);
+	return pl_openat(dirfd, path, flags, 0);
 }
-
-int pl_fd_close(int fd);
 
 int pl_fd_close(int fd)
 {
@@ -186,7 +186,7 @@ static int attach(int newfd, struct pl_ofd *o)
 	return newfd;
 }
 
-PL_EXPORT int dup(int fd)
+int pl_fd_dup(int fd)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -205,7 +205,12 @@ PL_EXPORT int dup(int fd)
 	return attach(r, o);
 }
 
-static int do_dup3(int oldfd, int newfd, int flags, bool is_dup3)
+PL_EXPORT int dup(int fd)
+{
+	return pl_fd_dup(fd);
+}
+
+int pl_dup3(int oldfd, int newfd, int flags, bool is_dup3)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(oldfd);
@@ -227,12 +232,12 @@ static int do_dup3(int oldfd, int newfd, int flags, bool is_dup3)
 
 PL_EXPORT int dup2(int oldfd, int newfd)
 {
-	return do_dup3(oldfd, newfd, 0, false);
+	return pl_dup3(oldfd, newfd, 0, false);
 }
 
 PL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	return do_dup3(oldfd, newfd, flags, true);
+	return pl_dup3(oldfd, newfd, flags, true);
 }
 
 /* Take the served descriptors of [first, last] out of the table. */
@@ -323,11 +328,13 @@ static ssize_t ofd_rw(struct pl_ofd *o, int fd, const struct iovec *iov, int iov
 		return -EBADF;
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
+	bool cached = rwf & PL_RWF_CACHED;
+	rwf &= ~PL_RWF_CACHED;
 	if (rwf & ~PL_RWF_KNOWN)
 		return -EOPNOTSUPP;
 	if (iovcnt == 0)
 		return 0;
-	unsigned cf = (fl & O_DIRECT) ? CIO_RW_DIRECT : 0;
+	unsigned cf = (fl & O_DIRECT) && !cached ? CIO_RW_DIRECT : 0;
 	if (write && ((fl & O_DSYNC) || (rwf & (RWF_DSYNC | RWF_SYNC)) ||
 	              atomic_load_explicit(&pl_exiting, memory_order_relaxed)))
 		cf |= CIO_RW_DSYNC;
@@ -361,12 +368,6 @@ static ssize_t ofd_rw1(struct pl_ofd *o, int fd, void *buf, size_t len, int64_t 
 }
 
 /* Served or not: the helpers pl_stdio.c and the copy emulation use. */
-ssize_t pl_fd_read(int fd, void *buf, size_t len);
-ssize_t pl_fd_write(int fd, const void *buf, size_t len);
-ssize_t pl_fd_pread(int fd, void *buf, size_t len, off_t off);
-ssize_t pl_fd_pwrite(int fd, const void *buf, size_t len, off_t off);
-off_t pl_fd_lseek(int fd, off_t off, int whence);
-
 ssize_t pl_fd_read(int fd, void *buf, size_t len)
 {
 	pl_boot();
@@ -463,7 +464,7 @@ PL_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 }
 
 /* readv ... pwritev2: @off -1 with @use_pos means the file position. */
-static ssize_t do_rwv(int fd, const struct iovec *iov, int n, off_t off, int rwf,
+ssize_t pl_rwv(int fd, const struct iovec *iov, int n, off_t off, int rwf,
                       bool use_pos, bool write, int kind)
 {
 	pl_boot();
@@ -489,52 +490,52 @@ static ssize_t do_rwv(int fd, const struct iovec *iov, int n, off_t off, int rwf
 
 PL_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-	return do_rwv(fd, iov, n, 0, 0, true, false, 0);
+	return pl_rwv(fd, iov, n, 0, 0, true, false, 0);
 }
 
 PL_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-	return do_rwv(fd, iov, n, 0, 0, true, true, 0);
+	return pl_rwv(fd, iov, n, 0, 0, true, true, 0);
 }
 
 PL_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
 {
-	return do_rwv(fd, iov, n, off, 0, false, false, 1);
+	return pl_rwv(fd, iov, n, off, 0, false, false, 1);
 }
 
 PL_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
 {
-	return do_rwv(fd, iov, n, off, 0, false, false, 1);
+	return pl_rwv(fd, iov, n, off, 0, false, false, 1);
 }
 
 PL_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
-	return do_rwv(fd, iov, n, off, 0, false, true, 1);
+	return pl_rwv(fd, iov, n, off, 0, false, true, 1);
 }
 
 PL_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
 {
-	return do_rwv(fd, iov, n, off, 0, false, true, 1);
+	return pl_rwv(fd, iov, n, off, 0, false, true, 1);
 }
 
 PL_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
-	return do_rwv(fd, iov, n, off, flags, false, false, 2);
+	return pl_rwv(fd, iov, n, off, flags, false, false, 2);
 }
 
 PL_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
-	return do_rwv(fd, iov, n, off, flags, false, false, 2);
+	return pl_rwv(fd, iov, n, off, flags, false, false, 2);
 }
 
 PL_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
-	return do_rwv(fd, iov, n, off, flags, false, true, 2);
+	return pl_rwv(fd, iov, n, off, flags, false, true, 2);
 }
 
 PL_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int n, off_t off, int flags)
 {
-	return do_rwv(fd, iov, n, off, flags, false, true, 2);
+	return pl_rwv(fd, iov, n, off, flags, false, true, 2);
 }
 
 /* ---- position, size, metadata --------------------------------------------------- */
@@ -607,7 +608,7 @@ static void overlay_stat(struct stat *st)
 		st->st_size = size;
 }
 
-static int do_fstat(int fd, struct stat *st)
+int pl_fstat(int fd, struct stat *st)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -626,19 +627,19 @@ static int do_fstat(int fd, struct stat *st)
 
 PL_EXPORT int fstat(int fd, struct stat *st)
 {
-	return do_fstat(fd, st);
+	return pl_fstat(fd, st);
 }
 
 PL_EXPORT int fstat64(int fd, struct stat64 *st)
 {
-	return do_fstat(fd, (struct stat *)st);
+	return pl_fstat(fd, (struct stat *)st);
 }
 
-static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+int pl_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
 	pl_boot();
 	if (path && !*path && (flags & AT_EMPTY_PATH) && pl_fd_peek(dirfd))
-		return do_fstat(dirfd, st);
+		return pl_fstat(dirfd, st);
 	int r = pl_real.fstatat(dirfd, path, st, flags);
 	if (r == 0)
 		overlay_stat(st);
@@ -647,84 +648,84 @@ static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 
 PL_EXPORT int stat(const char *path, struct stat *st)
 {
-	return do_fstatat(AT_FDCWD, path, st, 0);
+	return pl_fstatat(AT_FDCWD, path, st, 0);
 }
 
 PL_EXPORT int stat64(const char *path, struct stat64 *st)
 {
-	return do_fstatat(AT_FDCWD, path, (struct stat *)st, 0);
+	return pl_fstatat(AT_FDCWD, path, (struct stat *)st, 0);
 }
 
 PL_EXPORT int lstat(const char *path, struct stat *st)
 {
-	return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+	return pl_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 PL_EXPORT int lstat64(const char *path, struct stat64 *st)
 {
-	return do_fstatat(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
+	return pl_fstatat(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
 }
 
 PL_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
-	return do_fstatat(dirfd, path, st, flags);
+	return pl_fstatat(dirfd, path, st, flags);
 }
 
 PL_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
 {
-	return do_fstatat(dirfd, path, (struct stat *)st, flags);
+	return pl_fstatat(dirfd, path, (struct stat *)st, flags);
 }
 
 /* the pre-2.33 glibc entry points (x86_64: one struct stat for all) */
 PL_EXPORT int __xstat(int ver, const char *path, struct stat *st)
 {
 	(void)ver;
-	return do_fstatat(AT_FDCWD, path, st, 0);
+	return pl_fstatat(AT_FDCWD, path, st, 0);
 }
 
 PL_EXPORT int __xstat64(int ver, const char *path, struct stat *st)
 {
 	(void)ver;
-	return do_fstatat(AT_FDCWD, path, st, 0);
+	return pl_fstatat(AT_FDCWD, path, st, 0);
 }
 
 PL_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
 {
 	(void)ver;
-	return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+	return pl_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 PL_EXPORT int __lxstat64(int ver, const char *path, struct stat *st)
 {
 	(void)ver;
-	return do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+	return pl_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 PL_EXPORT int __fxstat(int ver, int fd, struct stat *st)
 {
 	(void)ver;
-	return do_fstat(fd, st);
+	return pl_fstat(fd, st);
 }
 
 PL_EXPORT int __fxstat64(int ver, int fd, struct stat *st)
 {
 	(void)ver;
-	return do_fstat(fd, st);
+	return pl_fstat(fd, st);
 }
 
 PL_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
 {
 	(void)ver;
-	return do_fstatat(dirfd, path, st, flags);
+	return pl_fstatat(dirfd, path, st, flags);
 }
 
 PL_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat *st, int flags)
 {
 	(void)ver;
-	return do_fstatat(dirfd, path, st, flags);
+	return pl_fstatat(dirfd, path, st, flags);
 }
 
-PL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+int pl_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
 	pl_boot();
 	if (!pl_real.statx) {
@@ -741,7 +742,12 @@ PL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struc
 	return r;
 }
 
-static int do_ftruncate(int fd, off_t len)
+PL_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+{
+	return pl_statx(dirfd, path, flags, mask, stx);
+}
+
+int pl_ftruncate(int fd, off_t len)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -761,15 +767,15 @@ static int do_ftruncate(int fd, off_t len)
 
 PL_EXPORT int ftruncate(int fd, off_t len)
 {
-	return do_ftruncate(fd, len);
+	return pl_ftruncate(fd, len);
 }
 
 PL_EXPORT int ftruncate64(int fd, off_t len)
 {
-	return do_ftruncate(fd, len);
+	return pl_ftruncate(fd, len);
 }
 
-static int do_truncate(const char *path, off_t len)
+int pl_truncate(const char *path, off_t len)
 {
 	char abs[PATH_MAX];
 	cio_file *f;
@@ -789,12 +795,12 @@ static int do_truncate(const char *path, off_t len)
 
 PL_EXPORT int truncate(const char *path, off_t len)
 {
-	return do_truncate(path, len);
+	return pl_truncate(path, len);
 }
 
 PL_EXPORT int truncate64(const char *path, off_t len)
 {
-	return do_truncate(path, len);
+	return pl_truncate(path, len);
 }
 
 /*
@@ -811,7 +817,7 @@ static int ofd_fallocate(struct pl_ofd *o, int fd, int mode, off_t off, off_t le
 	return cio_fallocate(f, posix ? (int)CIO_FALLOC_POSIX : mode, off, len);
 }
 
-static int do_fallocate(int fd, int mode, off_t off, off_t len)
+int pl_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -824,12 +830,12 @@ static int do_fallocate(int fd, int mode, off_t off, off_t len)
 
 PL_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	return do_fallocate(fd, mode, off, len);
+	return pl_fallocate(fd, mode, off, len);
 }
 
 PL_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 {
-	return do_fallocate(fd, mode, off, len);
+	return pl_fallocate(fd, mode, off, len);
 }
 
 static int do_posix_fallocate(int fd, off_t off, off_t len)
@@ -853,7 +859,7 @@ PL_EXPORT int posix_fallocate64(int fd, off_t off, off_t len)
 	return do_posix_fallocate(fd, off, len);
 }
 
-static int do_fsync(int fd, bool data)
+int pl_fsync(int fd, bool data)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -869,15 +875,15 @@ static int do_fsync(int fd, bool data)
 
 PL_EXPORT int fsync(int fd)
 {
-	return do_fsync(fd, false);
+	return pl_fsync(fd, false);
 }
 
 PL_EXPORT int fdatasync(int fd)
 {
-	return do_fsync(fd, true);
+	return pl_fsync(fd, true);
 }
 
-PL_EXPORT int sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
+int pl_sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -903,7 +909,12 @@ PL_EXPORT int sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
 	return (int)pl_ret(r);
 }
 
-static int do_fadvise(int fd, off_t off, off_t len, int advice)
+PL_EXPORT int sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags)
+{
+	return pl_sync_file_range(fd, off, nbytes, flags);
+}
+
+int pl_fadvise(int fd, off_t off, off_t len, int advice)
 {
 	pl_boot();
 	struct pl_ofd *o = pl_fd_get(fd);
@@ -923,12 +934,12 @@ static int do_fadvise(int fd, off_t off, off_t len, int advice)
 
 PL_EXPORT int posix_fadvise(int fd, off_t off, off_t len, int advice)
 {
-	return do_fadvise(fd, off, len, advice);
+	return pl_fadvise(fd, off, len, advice);
 }
 
 PL_EXPORT int posix_fadvise64(int fd, off_t off, off_t len, int advice)
 {
-	return do_fadvise(fd, off, len, advice);
+	return pl_fadvise(fd, off, len, advice);
 }
 
 PL_EXPORT ssize_t readahead(int fd, off_t off, size_t count)
@@ -943,8 +954,6 @@ PL_EXPORT ssize_t readahead(int fd, off_t off, size_t count)
  * the genuine descriptor), F_DUPFD makes a new descriptor of the same
  * description; everything else (locks, F_GETFL, F_SETFD ...) is the
  * kernel's, on the genuine descriptor. */
-int pl_fd_fcntl(int fd, int cmd, void *arg);
-
 int pl_fd_fcntl(int fd, int cmd, void *arg)
 {
 	pl_boot();
@@ -996,7 +1005,7 @@ PL_EXPORT int fcntl64(int fd, int cmd, ...)
 
 /* ---- what would reach the file behind the cache ------------------------------- */
 
-static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+void *pl_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	pl_boot();
 	if (PL_UNLIKELY(!(flags & MAP_ANONYMOUS) && pl_fd_peek(fd))) {
@@ -1010,12 +1019,12 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 
 PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	return do_mmap(addr, len, prot, flags, fd, off);
+	return pl_mmap(addr, len, prot, flags, fd, off);
 }
 
 PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	return do_mmap(addr, len, prot, flags, fd, off);
+	return pl_mmap(addr, len, prot, flags, fd, off);
 }
 
 PL_EXPORT int ioctl(int fd, unsigned long req, ...)
@@ -1040,6 +1049,25 @@ PL_EXPORT int ioctl(int fd, unsigned long req, ...)
 	return pl_real.ioctl(fd, req, arg);
 }
 
+/* One transfer of a copy: a served side through the cache's cached path
+ * even when the description has O_DIRECT (copy_file_range and sendfile take
+ * any offset and length, and the cached and direct paths agree); @off NULL:
+ * at the file position. -1 and errno on error. */
+static ssize_t copy_io(int fd, char *buf, size_t len, const off_t *off, bool write)
+{
+	pl_boot();
+	struct pl_ofd *o = pl_fd_get(fd);
+	if (!o) {
+		if (write)
+			return off ? pl_real.pwrite(fd, buf, len, *off) : pl_real.write(fd, buf, len);
+		return off ? pl_real.pread(fd, buf, len, *off) : pl_real.read(fd, buf, len);
+	}
+	struct iovec iov = { buf, len };
+	ssize_t r = ofd_rw(o, fd, &iov, 1, off ? *off : 0, !off, write, PL_RWF_CACHED);
+	pl_ofd_put(o);
+	return pl_ret(r);
+}
+
 /* copy_file_range/sendfile with a served side: through a buffer and the
  * cache. @in_off/@out_off NULL: the file positions. */
 static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size_t len)
@@ -1052,7 +1080,7 @@ static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size
 		return pl_ret(-ENOMEM);
 	while (done < len) {
 		size_t want = len - done < chunk ? len - done : chunk;
-		ssize_t n = in_off ? pl_fd_pread(in, buf, want, *in_off) : pl_fd_read(in, buf, want);
+		ssize_t n = copy_io(in, buf, want, in_off, false);
 		if (n <= 0) {
 			if (n < 0 && done == 0) {
 				free(buf);
@@ -1062,8 +1090,8 @@ static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size
 		}
 		ssize_t w = 0;
 		while (w < n) {
-			ssize_t k = out_off ? pl_fd_pwrite(out, buf + w, (size_t)(n - w), *out_off + w)
-			                    : pl_fd_write(out, buf + w, (size_t)(n - w));
+			off_t at = out_off ? *out_off + w : 0;
+			ssize_t k = copy_io(out, buf + w, (size_t)(n - w), out_off ? &at : NULL, true);
 			if (k <= 0)
 				break;
 			w += k;
@@ -1087,8 +1115,8 @@ static ssize_t copy_through(int in, off_t *in_off, int out, off_t *out_off, size
 	return (ssize_t)done;
 }
 
-PL_EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
-                                  unsigned flags)
+ssize_t pl_copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
+                           unsigned flags)
 {
 	pl_boot();
 	if (PL_LIKELY(!pl_fd_peek(in) && !pl_fd_peek(out)))
@@ -1098,7 +1126,13 @@ PL_EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off
 	return copy_through(in, in_off, out, out_off, len);
 }
 
-static ssize_t do_sendfile(int out, int in, off_t *off, size_t count)
+PL_EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
+                                  unsigned flags)
+{
+	return pl_copy_file_range(in, in_off, out, out_off, len, flags);
+}
+
+ssize_t pl_sendfile(int out, int in, off_t *off, size_t count)
 {
 	pl_boot();
 	if (PL_LIKELY(!pl_fd_peek(in) && !pl_fd_peek(out)))
@@ -1108,12 +1142,12 @@ static ssize_t do_sendfile(int out, int in, off_t *off, size_t count)
 
 PL_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
-	return do_sendfile(out, in, off, count);
+	return pl_sendfile(out, in, off, count);
 }
 
 PL_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 {
-	return do_sendfile(out, in, off, count);
+	return pl_sendfile(out, in, off, count);
 }
 
 PL_EXPORT ssize_t splice(int in, off_t *in_off, int out, off_t *out_off, size_t len,

@@ -24,12 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-ssize_t pl_fd_read(int fd, void *buf, size_t len);
-ssize_t pl_fd_write(int fd, const void *buf, size_t len);
-off_t pl_fd_lseek(int fd, off_t off, int whence);
-int pl_fd_close(int fd);
-int pl_fd_fcntl(int fd, int cmd, void *arg);
-
 static ssize_t ck_read(void *cookie, char *buf, size_t len)
 {
 	return pl_fd_read((int)(intptr_t)cookie, buf, len);

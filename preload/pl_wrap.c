@@ -7,7 +7,8 @@
  * (-Wl,--wrap=NAME, see CMakeLists.txt): coherio's references to NAME go to
  * __wrap_NAME here, which is always the real function. The test
  * preload_wraps_cover_library_calls checks that every interposed name the
- * library calls is wrapped.
+ * library calls is wrapped. syscall is wrapped too: pl_aio.c's kernel calls
+ * (and any of coherio's) must reach libc's, never pl_syscall.c's router.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,6 +44,7 @@ int __wrap_ioctl(int fd, unsigned long req, ...);
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int __wrap_fcntl(int fd, int cmd, ...);
 int __wrap_dup(int fd);
+long __wrap_syscall(long nr, ...);
 
 int __wrap_open(const char *path, int flags, ...)
 {
@@ -202,4 +204,12 @@ int __wrap_dup(int fd)
 {
 	pl_boot();
 	return pl_real.dup(fd);
+}
+
+PL_RAW_ARGS long __wrap_syscall(long nr, ...)
+{
+	long a[6];
+	PL_SYSCALL_ARGS(a, nr);
+	pl_boot();
+	return pl_real.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

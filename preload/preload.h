@@ -10,6 +10,9 @@
  *               fork/exec/exit hooks)
  *   pl_stdio.c  fopen/fdopen on served files (fopencookie streams)
  *   pl_aio.c    the libaio API (io_setup ... io_queue_run)
+ *   pl_uring.c  a program's own io_uring rings refused (seccomp filter)
+ *   pl_syscall.c libc's syscall(): the file system call numbers routed to
+ *               the calls above, every other number passed on
  *
  * The model, as the kernel's:
  *   descriptor (int)  --table-->  open file description (struct pl_ofd:
@@ -43,6 +46,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -115,6 +119,7 @@ struct pl_real {
 	int (*system)(const char *);
 	FILE *(*popen)(const char *, const char *);
 	pid_t (*fork)(void);
+	long (*syscall)(long, ...);
 	void (*_exit)(int) __attribute__((noreturn));
 	void (*_Exit)(int) __attribute__((noreturn));
 };
@@ -303,6 +308,47 @@ extern atomic_int pl_exiting; /* the exit flush ran: writes go through */
  * print --stats. */
 void pl_exit_flush(bool stdio);
 
+/* ---- pl_posix.c's calls, served or not (pl_stdio.c, pl_syscall.c) --------
+ * The libc conventions (-1 and errno; pl_fadvise: the error number), and
+ * never through a --wrap'ed name (pl_wrap.c: those are the real ones). */
+int pl_openat(int dirfd, const char *path, int flags, mode_t mode);
+int pl_fd_close(int fd);
+int pl_fd_dup(int fd);
+int pl_dup3(int oldfd, int newfd, int flags, bool is_dup3);
+ssize_t pl_fd_read(int fd, void *buf, size_t len);
+ssize_t pl_fd_write(int fd, const void *buf, size_t len);
+ssize_t pl_fd_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t pl_fd_pwrite(int fd, const void *buf, size_t len, off_t off);
+/* readv (kind 0), preadv/pwritev (1), preadv2/pwritev2 (2) */
+ssize_t pl_rwv(int fd, const struct iovec *iov, int n, off_t off, int rwf,
+               bool use_pos, bool write, int kind);
+off_t pl_fd_lseek(int fd, off_t off, int whence);
+int pl_fstat(int fd, struct stat *st);
+int pl_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int pl_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
+int pl_ftruncate(int fd, off_t len);
+int pl_truncate(const char *path, off_t len);
+int pl_fallocate(int fd, int mode, off_t off, off_t len);
+int pl_fsync(int fd, bool data);
+int pl_sync_file_range(int fd, off_t off, off_t nbytes, unsigned flags);
+int pl_fadvise(int fd, off_t off, off_t len, int advice);
+int pl_fd_fcntl(int fd, int cmd, void *arg);
+void *pl_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+ssize_t pl_copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t len,
+                           unsigned flags);
+ssize_t pl_sendfile(int out, int in, off_t *off, size_t count);
+
+/* ---- pl_uring.c ------------------------------------------------------------ */
+
+/* The ring size coherio's own cache asks for: the seccomp filter lets
+ * io_uring_setup through for this count only (pl_uring.c). */
+#define PL_RING_ENTRIES 127u
+
+/* Start-up (before pl_booted): COHERIO_URING, the filter. */
+void pl_uring_boot(bool serving);
+/* Is a program's io_uring_setup refused (COHERIO_URING=refuse, serving)? */
+bool pl_uring_refused(void);
+
 /* ---- pl_aio.c / pl_stdio.c hooks ---------------------------------------- */
 
 void pl_aio_fork_child(void);
@@ -323,6 +369,21 @@ static inline long pl_ret(long r)
 	}
 	return r;
 }
+
+/* syscall()'s arguments after the number: always six longs, as the kernel
+ * takes them and glibc's syscall() loads them. A caller that passed fewer
+ * leaves the rest to be read from its registers and its own stack frame
+ * (the sixth), which is mapped, and unused: the functions that do this are
+ * marked PL_RAW_ARGS so that ASan does not report that read. */
+#define PL_RAW_ARGS __attribute__((no_sanitize("address")))
+#define PL_SYSCALL_ARGS(a, last)                                        \
+	do {                                                            \
+		va_list ap_;                                            \
+		va_start(ap_, last);                                    \
+		for (int i_ = 0; i_ < 6; i_++)                          \
+			(a)[i_] = va_arg(ap_, long);                    \
+		va_end(ap_);                                            \
+	} while (0)
 
 /* Names glibc exports that its headers do not declare (fortified and old
  * stat entry points). */

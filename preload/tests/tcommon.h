@@ -86,7 +86,7 @@ static long t_verify(const void *buf, size_t len, unsigned seed, size_t base)
 	return -1;
 }
 
-static void *t_aligned(size_t len)
+__attribute__((unused)) static void *t_aligned(size_t len)
 {
 	void *p = NULL;
 	if (posix_memalign(&p, 4096, len))
