@@ -74,12 +74,12 @@ x17|xfstests|aiodio_sparse2|60|exit|all:10|@F
 x18|xfstests|aiodio_sparse2|60|exit|all:10|-i 2 -w 4096 -s 32768 -n 4096 -o 512 @F
 x19|xfstests|aiocp|60|exit|-|-a 4096 -f DIRECT -b 65536 @S @E
 x20|xfstests|aiocp|60|exit|-|-b 65536 @S @E
-f01|xfstests|fsx|120|exit|all:15|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -R -W @F
+f01|xfstests|fsx|120|exit|-|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -R -W @F
 f02|xfstests|fsx|120|exit|-|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -R -W -E @F
-f03|xfstests|fsx|60|exit|all:15|-N 10000 -l 500000 -R -W @F
+f03|xfstests|fsx|60|exit|-|-N 10000 -l 500000 -R -W @F
 f04|xfstests|fsx|120|exit|-|-N 10000 -l 500000 -R -W -E @F
 f05|xfstests|fsx|120|exit|-|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -A -R -W -E @F
-f06|xfstests|fsx|120|exit|all:15|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -A -R -W @F
+f06|xfstests|fsx|120|exit|-|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -A -R -W @F
 f07|xfstests|fsx|60|exit|all:15|-N 10000 -l 500000 -r 4096 -t 512 -w 512 -Z -U -R -W -E @F
 f08|xfstests|fsx|120|exit|all:10|-N 10000 -l 500000 -E @F
 l01|ltp|aiodio_sparse|60|exit|all:10|-o 2 -w 4k -s 8k -n 2
