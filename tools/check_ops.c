@@ -100,27 +100,38 @@ static void count(struct chk_worker *w, const struct chk_op *op, bool err,
 		                          memory_order_relaxed);
 }
 
-/* A violation that is about a result, not a block's content. */
-static void viol_op(struct chk_worker *w, const struct chk_op *op, const char *g,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void viol_op(struct chk_worker *w, const struct chk_op *op, const char *g,
-                    const char *fmt, ...)
+/* A new violation about operation @op (its result, not a block's content):
+ * the fields every such report has; the caller writes v->what. NULL when
+ * out of memory (the report is lost, the run goes on). */
+struct chk_viol *chk_viol_of_op(const struct chk_op *op, const char *g)
 {
 	struct chk_viol *v = calloc(1, sizeof(*v));
-	char text[400];
-	va_list ap;
-
 	if (!v)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
+		return NULL;
 	v->g = g;
 	v->file = op->file;
 	v->cell = -1;
 	v->tick = op->resp ? op->resp : op->inv;
 	chk_op_to_rec(op, &v->op);
 	v->have_op = true;
+	return v;
+}
+
+/* A violation that is about a result, not a block's content. */
+static void viol_op(struct chk_worker *w, const struct chk_op *op, const char *g,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void viol_op(struct chk_worker *w, const struct chk_op *op, const char *g,
+                    const char *fmt, ...)
+{
+	char text[400];
+	va_list ap;
+	struct chk_viol *v = chk_viol_of_op(op, g);
+
+	if (!v)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	if (op->kind == OK_FSYNC || op->kind == OK_FDSYNC || op->kind == OK_SIZE)
 		snprintf(v->what, sizeof(v->what), "%s of file %u by %s%.0u: %s",
 		         chk_kind_name(op->kind, op->via), op->file,

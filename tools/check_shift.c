@@ -42,21 +42,15 @@ static void shift_viol(struct chk_run *r, const struct chk_op *op, const char *g
 static void shift_viol(struct chk_run *r, const struct chk_op *op, const char *g,
                        const char *fmt, ...)
 {
-	struct chk_viol *v = calloc(1, sizeof(*v));
 	char text[400];
 	va_list ap;
+	struct chk_viol *v = chk_viol_of_op(op, g);
 
 	if (!v)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	v->g = g;
-	v->file = op->file;
-	v->cell = -1;
-	v->tick = op->resp ? op->resp : op->inv;
-	chk_op_to_rec(op, &v->op);
-	v->have_op = true;
 	snprintf(v->what, sizeof(v->what), "At an epoch check (every thread parked), "
 	         "the checker's %s of file %u [%lld, +%llu): %s",
 	         chk_falloc_mode_name(op->flags), op->file, (long long)op->off,
