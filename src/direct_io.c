@@ -356,14 +356,18 @@ static bool stage_complete(struct cio_aop *a, bool can_block)
 {
 	struct cio_inode *ino = a->file->h_inode;
 	if (a->kind == AK_DIRECT_READ) {
-		/* The device ended inside the size, and a truncate cut the file
-		 * since PREPARE (truncate.c bumps i_trunc_gen before it cuts the
-		 * device): the zeros finish_transfer() would add are not known
-		 * to be holes - the device may have ended at the cut and a
-		 * write may have grown the file again since, into cached pages.
-		 * Read again from PREPARE (flush, size, device); after a few
-		 * rounds of constant truncation, end where the device ended. */
-		if (!a->err && a->done < a->clip &&
+		/* A truncate cut the file since PREPARE (truncate.c bumps
+		 * i_trunc_gen before it cuts the device): what the device gave
+		 * is not known to be the file. It may have ended at the cut
+		 * inside the size (the zeros finish_transfer() would add are
+		 * not known to be holes), or a write may have grown the file
+		 * again since, into cached pages, while a write-back of a later
+		 * page extended the device past a hole where one of those pages
+		 * still is (zeros no one wrote: coherio check, threads engine
+		 * with faults, seed 0x4c60072f14360513). Read again from PREPARE
+		 * (flush, size, device); after a few rounds of constant
+		 * truncation, end where the device ended. */
+		if (!a->err &&
 		    atomic_load_explicit(&ino->i_trunc_gen, memory_order_acquire) != a->trunc_gen) {
 			if (a->rereads < 4) {
 				a->rereads++;
@@ -375,7 +379,8 @@ static bool stage_complete(struct cio_aop *a, bool can_block)
 				}
 				return true;
 			}
-			a->clip = a->done;
+			if (a->done < a->clip)
+				a->clip = a->done;
 		}
 		finish_transfer(a);
 		return false;

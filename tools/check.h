@@ -180,6 +180,8 @@ enum { VK_DATA, VK_ZERO, VK_ABSENT };
 #define VF_GAPDEF  4u  /* a hole that becomes definite if the op grows
                         * the file                                     */
 #define VF_DRAINED 8u  /* resp pinned by a truncate's drain (G8)        */
+#define VF_REAL   16u  /* DRAINED: the operation's own completion, real,
+                        * is known                                     */
 
 struct chk_ver {
 	uint64_t inv;      /* invocation tick (DATA: the stamp's sequence)  */
@@ -187,7 +189,23 @@ struct chk_ver {
 	uint32_t writer;   /* DATA: the stamp's writer                      */
 	uint8_t  kind;     /* VK_*                                          */
 	uint8_t  flags;    /* VF_*                                          */
+	uint64_t real;     /* DRAINED: its own completion (with VF_REAL)    */
+	uint64_t cut_end;  /* DRAINED: when the draining truncate returned  */
 };
+
+/* The completion tick of @v as a read invoked at @r must see it, or
+ * UINT64_MAX if it had not completed. A version drained by a truncate
+ * (G8) ended before the truncate's cut - but only a read that began after
+ * the truncate returned knows that: one that began while it ran may come
+ * before the drained operation's own completion, and sees that. */
+static inline uint64_t chk_ver_resp(const struct chk_ver *v, uint64_t r)
+{
+	if (!(v->flags & VF_DONE))
+		return UINT64_MAX;
+	if ((v->flags & VF_DRAINED) && r <= v->cut_end)
+		return (v->flags & VF_REAL) ? v->real : UINT64_MAX;
+	return v->resp;
+}
 
 struct chk_model;
 

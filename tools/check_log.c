@@ -394,8 +394,7 @@ static void print_versions(FILE *fp, const struct chk_viol *v, const struct chk_
 	for (int i = 0; i < v->nver; i++) {
 		const struct chk_ver *x = &v->ver[i];
 
-		if ((x->flags & (VF_DEF | VF_DONE)) == (VF_DEF | VF_DONE) &&
-		    x->resp < v->op.inv && x->inv > f)
+		if ((x->flags & VF_DEF) && chk_ver_resp(x, v->op.inv) < v->op.inv && x->inv > f)
 			f = x->inv;
 	}
 	fprintf(fp, "  The model's versions of the block when the read began (t=%llu):\n",
@@ -403,7 +402,8 @@ static void print_versions(FILE *fp, const struct chk_viol *v, const struct chk_
 	for (int i = 0; i < v->nver; i++) {
 		const struct chk_ver *x = &v->ver[i];
 		const struct chk_rec *r = find_inv(recs, nrec, x->inv);
-		bool live = !(x->flags & VF_DONE) || x->resp >= f;
+		uint64_t xr = chk_ver_resp(x, v->op.inv);
+		bool live = xr == UINT64_MAX || xr >= f;
 		char who[160] = "";
 
 		if (r)

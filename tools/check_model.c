@@ -124,7 +124,7 @@ static void cell_add(struct chk_cell *c, uint64_t inv, uint32_t writer,
 		c->v = nv;
 		c->cap = cap;
 	}
-	c->v[c->n++] = (struct chk_ver){ inv, 0, writer, kind, flags };
+	c->v[c->n++] = (struct chk_ver){ inv, 0, writer, kind, flags, 0, 0 };
 }
 
 static void cell_del(struct chk_cell *c, uint32_t i)
@@ -141,22 +141,23 @@ static uint64_t cell_floor(const struct chk_cell *c, uint64_t before)
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct chk_ver *v = &c->v[i];
 
-		if ((v->flags & (VF_DEF | VF_DONE)) == (VF_DEF | VF_DONE) &&
-		    v->resp < before && v->inv > f)
+		if ((v->flags & VF_DEF) && chk_ver_resp(v, before) < before && v->inv > f)
 			f = v->inv;
 	}
 	return f;
 }
 
-static bool ver_live(const struct chk_ver *v, uint64_t f)
+/* Is @v live for a read invoked at @r whose floor is @f? */
+static bool ver_live(const struct chk_ver *v, uint64_t f, uint64_t r)
 {
-	return !(v->flags & VF_DONE) || v->resp >= f;
+	uint64_t resp = chk_ver_resp(v, r);
+	return resp == UINT64_MAX || resp >= f;
 }
 
-static bool has_live(const struct chk_cell *c, uint8_t kind, uint64_t f)
+static bool has_live(const struct chk_cell *c, uint8_t kind, uint64_t f, uint64_t r)
 {
 	for (uint32_t i = 0; i < c->n; i++)
-		if (c->v[i].kind == kind && ver_live(&c->v[i], f))
+		if (c->v[i].kind == kind && ver_live(&c->v[i], f, r))
 			return true;
 	return false;
 }
@@ -188,14 +189,14 @@ static void cell_prune(struct chk_cell *c, uint64_t hz)
 	for (uint32_t i = 0; i < c->n;) {
 		struct chk_ver *v = &c->v[i];
 
-		if ((v->flags & VF_DONE) && v->resp < f) {
+		if (chk_ver_resp(v, hz) < f) {
 			cell_del(c, i);
 			continue;
 		}
 		if (v->kind == VK_ZERO && (v->flags & (VF_DONE | VF_DEF)) == VF_DONE) {
 			if (maybe0 < 0) {
 				maybe0 = (int32_t)i;
-			} else if (c->v[maybe0].resp >= v->resp) {
+			} else if (chk_ver_resp(&c->v[maybe0], hz) >= chk_ver_resp(v, hz)) {
 				cell_del(c, i);
 				continue;
 			} else {
@@ -213,7 +214,7 @@ static void cell_prune(struct chk_cell *c, uint64_t hz)
 struct chk_model *chk_model_new(int file, uint64_t ncells, int maxreads)
 {
 	struct chk_model *m = calloc(1, sizeof(*m));
-	struct chk_ver first = { 0, 0, 0, VK_ABSENT, VF_DEF | VF_DONE };
+	struct chk_ver first = { 0, 0, 0, VK_ABSENT, VF_DEF | VF_DONE, 0, 0 };
 
 	if (!m)
 		return NULL;
@@ -255,7 +256,7 @@ void chk_model_baseline(struct chk_model *m, const uint8_t *img, uint64_t size,
 	uint64_t hw = (size + CHK_CELL - 1) / CHK_CELL;
 
 	for (uint64_t c = 0; c < m->m_ncells; c++) {
-		struct chk_ver first = { base, base, 0, VK_ABSENT, VF_DEF | VF_DONE };
+		struct chk_ver first = { base, base, 0, VK_ABSENT, VF_DEF | VF_DONE, 0, 0 };
 		struct chk_stamp st;
 
 		if (c < hw) {
@@ -390,9 +391,9 @@ static void gap_scan(struct chk_model *m, struct chk_op *op, uint64_t lo,
 				const struct chk_ver *v = &cell->v[i];
 
 				if (v->kind == VK_DATA && (!(v->flags & VF_DONE) ||
-				                          ver_live(v, f)))
+				                          ver_live(v, f, UINT64_MAX)))
 					only = false;
-				if (v->kind == VK_ABSENT && ver_live(v, f))
+				if (v->kind == VK_ABSENT && ver_live(v, f, UINT64_MAX))
 					absent = true;
 			}
 		}
@@ -453,8 +454,12 @@ void chk_write_accepted(struct chk_model *m, struct chk_op *op)
 /* Complete version @v of an operation that ended at @resp. */
 static void ver_finish(struct chk_ver *v, uint64_t resp, bool def)
 {
-	if (!(v->flags & VF_DRAINED))
+	if (!(v->flags & VF_DRAINED)) {
 		v->resp = resp;
+	} else if (!(v->flags & VF_REAL)) {
+		v->real = resp;
+		v->flags |= VF_REAL;
+	}
 	v->flags |= VF_DONE;
 	if (def)
 		v->flags |= VF_DEF;
@@ -605,6 +610,15 @@ void chk_trunc_end(struct chk_model *m, struct chk_op *op, int eff, uint64_t tic
 
 				if (v->inv != d->inv || v->kind == VK_ABSENT)
 					continue;
+				if (!(v->flags & VF_DRAINED)) {
+					if (v->flags & VF_DONE) { /* its own end */
+						v->real = v->resp;
+						v->flags |= VF_REAL;
+					}
+					v->cut_end = op->resp;
+				} else if (op->resp < v->cut_end) {
+					v->cut_end = op->resp;
+				}
 				if (!(v->flags & VF_DONE) || v->resp > op->inv - 1)
 					v->resp = op->inv - 1;
 				v->flags |= VF_DONE | VF_DRAINED;
@@ -677,7 +691,7 @@ void chk_falloc_begin(struct chk_model *m, struct chk_op *op, uint64_t tick)
 		if (c < m->m_hw) {
 			if (cell->n >= 6)
 				cell_prune(cell, hz);
-			def = !has_live(cell, VK_ABSENT, cell_floor(cell, UINT64_MAX));
+			def = !has_live(cell, VK_ABSENT, cell_floor(cell, UINT64_MAX), UINT64_MAX);
 		}
 		cell_add(cell, op->inv, op->thread, VK_ZERO, def ? VF_GAPDEF : 0);
 	}
@@ -836,16 +850,16 @@ static int check_cell_full(struct chk_model *m, const struct chk_op *op,
 
 	switch (chk_stamp_parse(p, &st)) {
 	case CELL_ZERO:
-		if (has_live(cell, VK_ZERO, f))
+		if (has_live(cell, VK_ZERO, f, op->inv))
 			return 0;
-		if (tail_zero_ok && has_live(cell, VK_ABSENT, f))
+		if (tail_zero_ok && has_live(cell, VK_ABSENT, f, op->inv))
 			return 0;
 		/* On the disk (crash check) a block that may be cut off may
 		 * also read as a hole: the file can have grown past it again
 		 * without its data - a later cached write's page written back,
 		 * or the backing file extended to coherio's size at an fsync
 		 * while that write's own page was not yet down. */
-		if (m->m_disk && has_live(cell, VK_ABSENT, f))
+		if (m->m_disk && has_live(cell, VK_ABSENT, f, op->inv))
 			return 0;
 		return viol_fill(m, op, c, V_ZERO, p, 0, CHK_CELL,
 		                 newest_def(cell, op->inv), 0, v);
@@ -859,7 +873,7 @@ static int check_cell_full(struct chk_model *m, const struct chk_op *op,
 			if (ver->kind != VK_DATA || ver->inv != st.seq ||
 			    ver->writer != st.writer)
 				continue;
-			if (ver_live(ver, f))
+			if (ver_live(ver, f, op->inv))
 				return 0;
 			return viol_fill(m, op, c, V_STALE, p, 0, CHK_CELL, f, st.seq, v);
 		}
@@ -883,7 +897,7 @@ static int check_cell_part(struct chk_model *m, const struct chk_op *op,
 	for (uint32_t i = 0; i < cell->n; i++) {
 		const struct chk_ver *ver = &cell->v[i];
 
-		if (!ver_live(ver, f) || ver->kind == VK_ABSENT)
+		if (!ver_live(ver, f, op->inv) || ver->kind == VK_ABSENT)
 			continue;
 		if (ver->kind == VK_ZERO)
 			memset(img, 0, sizeof(img));
@@ -907,7 +921,7 @@ static int check_eof_at(struct chk_model *m, const struct chk_op *op,
 		return 0; /* nothing is ever written there */
 	cell = &m->m_cells[c];
 	f = cell_floor(cell, op->inv);
-	if (has_live(cell, VK_ABSENT, f))
+	if (has_live(cell, VK_ABSENT, f, op->inv))
 		return 0;
 	return viol_fill(m, op, c, V_EOF, NULL, 0, 0, f, 0, v);
 }
@@ -990,7 +1004,7 @@ int chk_check_size(struct chk_model *m, const struct chk_op *op, int64_t size,
 		struct chk_cell *cell = &m->m_cells[c - 1];
 		uint64_t f = cell_floor(cell, op->inv);
 
-		if (!has_live(cell, VK_DATA, f) && !has_live(cell, VK_ZERO, f)) {
+		if (!has_live(cell, VK_DATA, f, op->inv) && !has_live(cell, VK_ZERO, f, op->inv)) {
 			viol_fill(m, op, c - 1, V_SIZE, NULL, 0, 0, f, 0, v);
 			snprintf(v->what, sizeof(v->what), "cio_size() of file %d returned "
 			         "%lld, but no operation had put data or a hole in block "
