@@ -350,6 +350,7 @@ const char *chk_kind_name(int kind, int via);
 const char *chk_falloc_mode_name(uint32_t mode);  /* "punch keep-size", ... */
 void chk_op_to_rec(const struct chk_op *op, struct chk_rec *r);
 struct chk_viol *chk_viol_of_op(const struct chk_op *op, const char *g);
+void chk_checker_op(struct chk_op *op, int kind, int via, int file);
 
 /* ---- the run (check_run.c, check_ops.c) ------------------------------------ */
 

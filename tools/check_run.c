@@ -306,7 +306,8 @@ static int read_kernel(const char *path, uint8_t *buf, uint64_t cap, uint64_t *s
 	return 0;
 }
 
-static void checker_op(struct chk_op *op, int kind, int via, int file)
+/* An operation the checker itself makes (epoch checks, shifts). */
+void chk_checker_op(struct chk_op *op, int kind, int via, int file)
 {
 	memset(op, 0, sizeof(*op));
 	op->kind = (uint8_t)kind;
@@ -357,7 +358,7 @@ static int verify_file(struct chk_run *r, int f, cio_file *h)
 
 	if (!v)
 		return -1;
-	checker_op(&op, OK_READ, h ? VIA_CACHED : VIA_SYNC, f);
+	chk_checker_op(&op, OK_READ, h ? VIA_CACHED : VIA_SYNC, f);
 	op.len = r->cfg.file_size;
 	chk_model_lock(m);
 	chk_read_begin(m, &op);
@@ -448,7 +449,7 @@ static void fsync_handle(struct chk_run *r, struct chk_worker *w, int f)
 	uint64_t e1 = chk_file_wb_errors(w->h[f]);
 	int rc;
 
-	checker_op(&op, OK_FSYNC, VIA_SYNC, f);
+	chk_checker_op(&op, OK_FSYNC, VIA_SYNC, f);
 	chk_model_lock(r->model[f]);
 	chk_other_begin(r->model[f], &op);
 	chk_log_begin(r->log, &op);

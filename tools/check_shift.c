@@ -94,16 +94,6 @@ static void log_op(struct chk_run *r, struct chk_op *op, bool end)
 	chk_model_unlock(r->model[op->file]);
 }
 
-static void checker_op(struct chk_op *op, int kind, int via, int f)
-{
-	memset(op, 0, sizeof(*op));
-	op->kind = (uint8_t)kind;
-	op->via = (uint8_t)via;
-	op->file = (uint8_t)f;
-	op->thread = 0xff;
-	op->cancel_rc = 1;
-}
-
 /* Step 1: the call's mode, offset and length; false if none fits. */
 static bool pick(struct chk_run *r, uint64_t size, uint64_t bs, struct chk_op *op)
 {
@@ -154,7 +144,7 @@ void chk_shift_file(struct chk_run *r, int f, const uint8_t *img, uint64_t size)
 	if (!r->shift_img || !r->shift_buf || stat(r->path[f], &st) < 0)
 		return;
 	bs = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
-	checker_op(&op, OK_FALLOC, VIA_SYNC, f);
+	chk_checker_op(&op, OK_FALLOC, VIA_SYNC, f);
 	if (bs % CHK_CELL || size % CHK_CELL || !pick(r, size, bs, &op)) {
 		r->shift_skipped++;
 		return;
@@ -213,7 +203,7 @@ void chk_shift_file(struct chk_run *r, int f, const uint8_t *img, uint64_t size)
 	if (compare(r, &op, "direct", r->shift_buf, r->shift_img, nsz) < 0)
 		return;
 	/* Step 4: restamp the moved blocks that hold data */
-	checker_op(&wop, OK_WRITE, VIA_CACHED, f);
+	chk_checker_op(&wop, OK_WRITE, VIA_CACHED, f);
 	log_op(r, &wop, false);
 	for (uint64_t c = (uint64_t)op.off / CHK_CELL; c < nsz / CHK_CELL; c++) {
 		struct chk_stamp sst;
