@@ -113,17 +113,6 @@ static int backing_fallocate(struct cio_inode *ino, int mode, int64_t off, int64
 	return fallocate(ino->i_fd, mode, (off_t)off, (off_t)len) < 0 ? -errno : 0;
 }
 
-/* Write back and drop the kernel's page cache of [from, to) (to 0: the end)
- * of the backing file: see cio_kernel_cache_drop() in truncate.c. */
-static void kernel_cache_drop_range(int fd, uint64_t from, uint64_t to)
-{
-	off_t n = to ? (off_t)(to - from) : 0;
-	(void)sync_file_range(fd, (off_t)from, n,
-	                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-	                      SYNC_FILE_RANGE_WAIT_AFTER);
-	(void)posix_fadvise(fd, (off_t)from, n, POSIX_FADV_DONTNEED);
-}
-
 static int punch_or_zero(struct cio_inode *ino, int mode, uint64_t off, uint64_t len)
 {
 	uint64_t pmask = (uint64_t)ino->i_cache->c_page_size - 1;
@@ -135,7 +124,7 @@ static int punch_or_zero(struct cio_inode *ino, int mode, uint64_t off, uint64_t
 		r = backing_fallocate(ino, mode, (int64_t)off, (int64_t)len); /* Step 3 */
 	if (r == 0) {
 		if (!ino->i_blockdev)
-			kernel_cache_drop_range(ino->i_fd, from, to);
+			cio_kernel_cache_drop_range(ino->i_fd, from, to);
 		cio_dio_update_cached(ino, NULL, 0, off, len);          /* Step 4 */
 	}
 	cio_range_unlock(ino, &range);                                 /* Step 5 */

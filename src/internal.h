@@ -410,6 +410,7 @@ void    cio_dio_update_cached(struct cio_inode *ino, const struct iovec *iov, in
 int     cio_write_enter(struct cio_inode *ino, uint64_t last_page, bool nowait);
 void    cio_wait_tail_writeback(struct cio_inode *ino, uint64_t first);
 void    cio_kernel_cache_drop(int fd, uint64_t from);
+void    cio_kernel_cache_drop_range(int fd, uint64_t from, uint64_t to);
 void    cio_write_exit(struct cio_inode *ino);
 ssize_t cio_cached_read(cio_file *f, const struct iovec *iov, int n, size_t len, uint64_t off,
                         int *cut);

@@ -69,10 +69,18 @@ static void release_pages(struct cio_inode *ino, struct cio_page **v, size_t n, 
  */
 void cio_kernel_cache_drop(int fd, uint64_t from)
 {
-	(void)sync_file_range(fd, (off_t)from, 0,
+	cio_kernel_cache_drop_range(fd, from, 0);
+}
+
+/* The same for [@from, @to) only (@to 0: to the end): fallocate's punch
+ * and zero, which zero partial blocks at both edges. */
+void cio_kernel_cache_drop_range(int fd, uint64_t from, uint64_t to)
+{
+	off_t n = to ? (off_t)(to - from) : 0;
+	(void)sync_file_range(fd, (off_t)from, n,
 	                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 	                      SYNC_FILE_RANGE_WAIT_AFTER);
-	(void)posix_fadvise(fd, (off_t)from, 0, POSIX_FADV_DONTNEED);
+	(void)posix_fadvise(fd, (off_t)from, n, POSIX_FADV_DONTNEED);
 }
 
 /* Wait until no write-back is in flight to a cached page from @first on.
